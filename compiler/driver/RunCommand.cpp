@@ -1,0 +1,63 @@
+// qcc run MODEL --input DATA -o OUT.npy: the float reference interpreter over
+// every sample of DATA, batch by batch; outputs are stacked along axis 0.
+#include "driver/Commands.h"
+#include "driver/DataIO.h"
+#include "driver/ModelOptions.h"
+#include "interp/Interpreter.h"
+#include "support/Error.h"
+
+#include <llvm/Support/raw_ostream.h>
+
+namespace qcc {
+
+llvm::cl::SubCommand RunCmd("run", "Run the float reference interpreter on data");
+
+namespace {
+llvm::cl::opt<std::string> model(llvm::cl::Positional, llvm::cl::desc("MODEL.onnx"), llvm::cl::Required,
+                                 llvm::cl::sub(RunCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> input("input", llvm::cl::desc("Input data: .npy (batch first), .npz or a folder of .pb"),
+                                 llvm::cl::value_desc("DATA"), llvm::cl::Required, llvm::cl::sub(RunCmd),
+                                 llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> output("o", llvm::cl::desc("Output file: .npy (first output) or .npz (all outputs)"),
+                                  llvm::cl::value_desc("OUT"), llvm::cl::Required, llvm::cl::sub(RunCmd),
+                                  llvm::cl::cat(qccCategory()));
+llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's shape: NAME=1x3x224x224"),
+                                   llvm::cl::value_desc("NAME=DIMS"), llvm::cl::sub(RunCmd),
+                                   llvm::cl::cat(qccCategory()));
+} // namespace
+
+int runRun() {
+  auto g = loadModelWithShapes(model, shapes);
+  if (!g)
+    return reportError(g.takeError());
+  const Graph &graph = **g;
+  auto data = loadDataset(input, graph);
+  if (!data)
+    return reportError(data.takeError());
+  auto interp = Interpreter::create(graph);
+  if (!interp)
+    return reportError(withContext(interp.takeError(), model));
+  int64_t batch = graph.inputs.empty() || graph.inputs[0]->type.shape.empty() ? 1 : graph.inputs[0]->type.shape[0];
+  int64_t batches = data->samples / batch;
+  std::vector<std::vector<Tensor>> perOutput(graph.outputs.size());
+  for (int64_t b = 0; b < batches; ++b) {
+    auto outs = interp->run(sliceBatch(*data, graph, b));
+    if (!outs)
+      return reportError(withContext(outs.takeError(), model));
+    for (size_t i = 0; i < outs->size(); ++i)
+      perOutput[i].push_back(std::move((*outs)[i]));
+  }
+  std::vector<Tensor> stacked;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < perOutput.size(); ++i) {
+    stacked.push_back(stackBatches(perOutput[i]));
+    names.push_back(graph.outputs[i]->name);
+  }
+  if (auto e = writeTensors(output, names, stacked))
+    return reportError(std::move(e));
+  llvm::errs() << "qcc: ran " << data->samples << " samples; wrote " << output << " (" << stacked[0].type().str()
+               << ")\n";
+  return 0;
+}
+
+} // namespace qcc

@@ -1,0 +1,31 @@
+// qcc command line: qcc inspect | run (compile, calibrate, compare, bench come
+// with later milestones). Exit codes: 0 success, 1 a compare threshold failed,
+// 2 bad input or usage.
+#include "driver/Commands.h"
+
+#include <llvm/Support/CommandLine.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <cstring>
+
+int main(int argc, char **argv) {
+  using namespace llvm;
+  cl::OptionCategory &cat = qcc::qccCategory();
+  cl::HideUnrelatedOptions(cat);
+  for (cl::SubCommand *sub : cl::getRegisteredSubcommands())
+    cl::HideUnrelatedOptions(cat, *sub);
+  cl::SetVersionPrinter([](raw_ostream &os) { os << "qcc " << QCC_VERSION << "\n"; });
+  std::string parseErrors;
+  raw_string_ostream errs(parseErrors);
+  if (!cl::ParseCommandLineOptions(argc, argv,
+                                   "qcc: an ahead-of-time quantizing model compiler\n\n"
+                                   "  qcc inspect MODEL            print layers, shapes, parameters, MACs\n"
+                                   "  qcc run MODEL --input X -o Y run the float reference interpreter\n\n"
+                                   "Run 'qcc <command> --help' for a command's options.\n",
+                                   &errs)) {
+    errs.flush();
+    llvm::errs() << parseErrors;
+    return 2;
+  }
+  return qcc::dispatchCommand();
+}

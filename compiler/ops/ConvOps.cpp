@@ -1,0 +1,8 @@
+// Conv, ConvTranspose.
+#include "ops/OpRegistry.h"
+
+namespace qcc {
+
+void registerConvOps(OpRegistry &r) {}
+
+} // namespace qcc

@@ -1,0 +1,8 @@
+// Gemm, MatMul.
+#include "ops/OpRegistry.h"
+
+namespace qcc {
+
+void registerGemmOps(OpRegistry &r) {}
+
+} // namespace qcc
