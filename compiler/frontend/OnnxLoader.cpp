@@ -83,8 +83,8 @@ private:
     if (!g_->opsets.count(""))
       return makeError("model has no opset import for the default ONNX domain");
     int64_t v = g_->opsets[""];
-    if (v < 7 || v > 21)
-      return makeError("default-domain opset {} is not supported (qcc reads opsets 7 to 21)", v);
+    if (v < 1 || v > 21)
+      return makeError("default-domain opset {} is not supported (qcc reads opsets up to 21)", v);
     return llvm::Error::success();
   }
 
