@@ -8,6 +8,9 @@
 
 #include <llvm/Support/raw_ostream.h>
 
+#include <chrono>
+#include <fmt/format.h>
+
 namespace qcc {
 
 llvm::cl::SubCommand RunCmd("run", "Run the float reference interpreter on data");
@@ -40,6 +43,7 @@ int runRun() {
   int64_t batch = graph.inputs.empty() || graph.inputs[0]->type.shape.empty() ? 1 : graph.inputs[0]->type.shape[0];
   int64_t batches = data->samples / batch;
   std::vector<std::vector<Tensor>> perOutput(graph.outputs.size());
+  auto start = std::chrono::steady_clock::now();
   for (int64_t b = 0; b < batches; ++b) {
     auto outs = interp->run(sliceBatch(*data, graph, b));
     if (!outs)
@@ -47,6 +51,7 @@ int runRun() {
     for (size_t i = 0; i < outs->size(); ++i)
       perOutput[i].push_back(std::move((*outs)[i]));
   }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::vector<Tensor> stacked;
   std::vector<std::string> names;
   for (size_t i = 0; i < perOutput.size(); ++i) {
@@ -55,8 +60,8 @@ int runRun() {
   }
   if (auto e = writeTensors(output, names, stacked))
     return reportError(std::move(e));
-  llvm::errs() << "qcc: ran " << data->samples << " samples; wrote " << output << " (" << stacked[0].type().str()
-               << ")\n";
+  llvm::errs() << fmt::format("qcc: ran {} samples in {:.1f} ms ({:.2f} ms/sample); wrote {} ({})\n", data->samples,
+                              ms, ms / double(data->samples), std::string(output), stacked[0].type().str());
   return 0;
 }
 
