@@ -63,7 +63,8 @@ llvm::Expected<Tensor> fromNpy(const qcc_host::NpyArray &a) {
   if (!e)
     return e.takeError();
   Tensor t(*e, a.shape);
-  std::memcpy(t.raw(), a.data.data(), t.bytes());
+  if (t.bytes())
+    std::memcpy(t.raw(), a.data.data(), t.bytes());
   return t;
 }
 
@@ -108,11 +109,19 @@ llvm::Expected<std::vector<std::pair<std::string, Tensor>>> readNpz(const std::s
     return makeError("{}: not a readable .npz (zip) archive", path);
   std::vector<std::pair<std::string, Tensor>> out;
   zip_int64_t n = zip_get_num_entries(z, 0);
+  std::error_code ec;
+  const uint64_t archiveBytes = fs::file_size(path, ec);
   for (zip_int64_t i = 0; i < n; ++i) {
     zip_stat_t st;
     if (zip_stat_index(z, zip_uint64_t(i), 0, &st) != 0)
       continue;
     std::string name = st.name;
+    // Deflate compresses at most ~1032:1; a larger claim is a corrupt entry.
+    if (ec || st.size / 1032 > archiveBytes) {
+      zip_close(z);
+      return makeError("{}: entry '{}' claims {} bytes, impossible for a {}-byte archive (corrupt .npz)", path,
+                       name, uint64_t(st.size), archiveBytes);
+    }
     zip_file_t *f = zip_fopen_index(z, zip_uint64_t(i), 0);
     std::vector<char> buf(size_t(st.size));
     bool ok = f && zip_fread(f, buf.data(), st.size) == zip_int64_t(st.size);

@@ -7,6 +7,8 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <cstring>
+#include <exception>
+#include <new>
 
 int main(int argc, char **argv) {
   using namespace llvm;
@@ -27,5 +29,14 @@ int main(int argc, char **argv) {
     llvm::errs() << parseErrors;
     return 2;
   }
-  return qcc::dispatchCommand();
+  // Library code returns errors; this only catches what the C++ runtime throws
+  // (allocation failure on absurd sizes) so that it still exits 2 with a message.
+  try {
+    return qcc::dispatchCommand();
+  } catch (const std::bad_alloc &) {
+    llvm::errs() << "qcc: error: out of memory (the model or data asks for more memory than is available)\n";
+  } catch (const std::exception &e) {
+    llvm::errs() << "qcc: error: " << e.what() << "\n";
+  }
+  return 2;
 }

@@ -292,6 +292,8 @@ llvm::Expected<std::unique_ptr<Graph>> loadOnnx(const std::string &path, const L
   if (!f)
     return makeError("{}: cannot open", path);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (bytes.empty())
+    return makeError("{}: the file is empty (0 bytes), not an ONNX model", path);
   onnx::ModelProto model;
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t *>(bytes.data()),
                                                 int(bytes.size()));

@@ -32,7 +32,8 @@ llvm::Expected<ElemType> elemTypeFromOnnx(int32_t dt) {
 namespace {
 
 // Reads external data named by `t`, refusing paths that leave `baseDir`.
-llvm::Expected<std::string> readExternal(const onnx::TensorProto &t, const std::string &baseDir) {
+llvm::Expected<std::string> readExternal(const onnx::TensorProto &t, const std::string &baseDir,
+                                         int64_t expectBytes) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto &kv : t.external_data()) {
@@ -45,6 +46,8 @@ llvm::Expected<std::string> readExternal(const onnx::TensorProto &t, const std::
   }
   if (location.empty())
     return makeError("external data without a location");
+  if (location.find('\0') != std::string::npos)
+    return makeError("external data location contains a NUL byte");
   if (baseDir.empty())
     return makeError("external data '{}' is not allowed here", location);
   fs::path loc(location);
@@ -55,16 +58,23 @@ llvm::Expected<std::string> readExternal(const onnx::TensorProto &t, const std::
   if (loc.is_absolute() || ec || rel.empty() || *rel.begin() == "..")
     return makeError("external data location '{}' points outside the model's folder {}", location,
                      base.string());
+  if (!fs::is_regular_file(full, ec))
+    return makeError("external data location '{}' is not a regular file", location);
   std::ifstream f(full, std::ios::binary);
   if (!f)
     return makeError("cannot open external data file '{}'", full.string());
   f.seekg(0, std::ios::end);
   int64_t size = f.tellg();
-  if (offset < 0 || offset > size || (length >= 0 && offset + length > size))
-    return makeError("external data '{}': offset {} length {} exceed the file's {} bytes", location,
-                     offset, length, size);
+  if (offset < 0 || offset > size)
+    return makeError("external data offset {} is past the end of '{}' ({} bytes)", offset, location, size);
+  if (length >= 0 && length > size - offset)
+    return makeError("external data '{}': offset {} + length {} exceed the file's {} bytes", location, offset,
+                     length, size);
   if (length < 0)
     length = size - offset;
+  if (expectBytes >= 0 && length != expectBytes)
+    return makeError("external data '{}' holds {} bytes, the tensor's shape needs {}", location, length,
+                     expectBytes);
   std::string data(size_t(length), '\0');
   f.seekg(offset);
   f.read(data.data(), length);
@@ -94,26 +104,28 @@ llvm::Expected<Tensor> tensorFromProto(const onnx::TensorProto &t, const std::st
     count *= d;
     shape.push_back(d);
   }
-  Tensor out(*elem, shape);
-  size_t want = out.bytes();
+  const size_t want = size_t(count) * elem->storageBytes();
   auto sizeError = [&](int64_t have) {
     return makeError("tensor '{}' holds {} values but its shape [{}] needs {}", t.name(), have,
                      fmt::join(shape, ","), count);
   };
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    auto data = readExternal(t, baseDir);
+    auto data = readExternal(t, baseDir, int64_t(want));
     if (!data)
       return withContext(data.takeError(), fmt::format("tensor '{}'", t.name()));
     if (data->size() != want)
       return sizeError(int64_t(data->size() / elem->storageBytes()));
+    Tensor out(*elem, shape);
     std::memcpy(out.raw(), data->data(), want);
     return out;
   }
   if (t.has_raw_data()) {
     if (t.raw_data().size() != want)
       return sizeError(int64_t(t.raw_data().size() / elem->storageBytes()));
-    std::memcpy(out.raw(), t.raw_data().data(), want);
+    Tensor out(*elem, shape);
+    if (want)
+      std::memcpy(out.raw(), t.raw_data().data(), want);
     return out;
   }
   using TP = onnx::TensorProto;
@@ -127,6 +139,7 @@ llvm::Expected<Tensor> tensorFromProto(const onnx::TensorProto &t, const std::st
   }
   if (have != count)
     return sizeError(have);
+  Tensor out(*elem, shape);
   switch (t.data_type()) {
   case TP::FLOAT: copyField<float>(out, t.float_data()); break;
   case TP::DOUBLE: copyField<double>(out, t.double_data()); break;

@@ -122,8 +122,15 @@ bool parseNpy(const char *bytes, size_t size, NpyArray &out, std::string &err) {
     }
     out.shape.push_back(d);
   }
-  size_t need = size_t(out.count()) * out.itemSize();
   size_t have = size - off - hlen;
+  // Multiply with an overflow check: a header may claim any shape.
+  size_t need = out.itemSize();
+  for (int64_t d : out.shape) {
+    if (__builtin_mul_overflow(need, size_t(d), &need)) {
+      err = "shape " + shape + " is too large for the file's " + std::to_string(have) + " data bytes";
+      return false;
+    }
+  }
   if (have < need) {
     err = "truncated .npy data: " + std::to_string(have) + " bytes, shape needs " + std::to_string(need);
     return false;
