@@ -106,6 +106,14 @@ private:
         continue; // an initializer listed as input (IR version < 4 models)
       auto bound = opts_.bindInputs.find(in.name());
       if (bound != opts_.bindInputs.end()) {
+        if (in.type().has_tensor_type()) {
+          auto declared = elemTypeFromOnnx(in.type().tensor_type().elem_type());
+          if (!declared)
+            return withContext(declared.takeError(), fmt::format("graph input '{}'", in.name()));
+          if (*declared != bound->second.elem())
+            return makeError("graph input '{}' is {}, the value bound to it is {}", in.name(), declared->str(),
+                             bound->second.elem().str());
+        }
         g_->addConstant(in.name(), bound->second);
         continue;
       }

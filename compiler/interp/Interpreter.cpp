@@ -47,6 +47,22 @@ llvm::Expected<Interpreter> Interpreter::create(const Graph &g) {
   return std::move(it);
 }
 
+Tensor Interpreter::allocate(const TensorType &t) {
+  size_t bytes = size_t(t.numElements()) * t.elem.storageBytes();
+  auto it = pool_.find(bytes);
+  if (it == pool_.end())
+    return Tensor(t.elem, t.shape);
+  std::shared_ptr<std::byte> buf = std::move(it->second);
+  pool_.erase(it);
+  return Tensor::reuse(t.elem, t.shape, std::move(buf));
+}
+
+void Interpreter::release(Tensor &t) {
+  if (t.buffer() && t.buffer().use_count() == 1 && t.bytes() >= 4096)
+    pool_.emplace(t.bytes(), t.buffer());
+  t = Tensor();
+}
+
 llvm::Expected<std::vector<Tensor>> Interpreter::run(const std::vector<Tensor> &inputs) {
   if (inputs.size() != g_->inputs.size())
     return makeError("the model has {} inputs, {} given", g_->inputs.size(), inputs.size());
@@ -66,7 +82,7 @@ llvm::Expected<std::vector<Tensor>> Interpreter::run(const std::vector<Tensor> &
     outs.assign(s.outs.size(), Tensor());
     for (size_t i = 0; i < s.outs.size(); ++i)
       if (const Value *o = s.node->outputs[i])
-        outs[i] = Tensor(o->type.elem, o->type.shape);
+        outs[i] = allocate(o->type);
     if (auto e = s.def->eval(*s.node, ins, outs))
       return std::move(e);
     if (observer)
@@ -75,7 +91,7 @@ llvm::Expected<std::vector<Tensor>> Interpreter::run(const std::vector<Tensor> &
       if (s.outs[i] >= 0)
         slots_[size_t(s.outs[i])] = std::move(outs[i]);
     for (int f : s.freeAfter)
-      slots_[size_t(f)] = Tensor();
+      release(slots_[size_t(f)]);
   }
   std::vector<Tensor> result;
   for (int o : outputSlots_)

@@ -8,6 +8,8 @@
 #include <llvm/Support/Error.h>
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <vector>
 
 namespace qcc {
@@ -33,12 +35,19 @@ private:
     std::vector<int> ins, outs, freeAfter;
   };
   explicit Interpreter(const Graph &g) : g_(&g) {}
+  /// A zeroed output tensor, reusing a released buffer of the same size if any.
+  Tensor allocate(const TensorType &t);
+  /// Returns a slot's buffer to the pool when nothing else shares it.
+  void release(Tensor &t);
 
   const Graph *g_;
   std::vector<Step> steps_;
   std::vector<Tensor> slots_;
   std::vector<int> inputSlots_, outputSlots_;
   std::vector<bool> constSlot_;
+  /// Buffers of released intermediates by byte size: successive runs (and
+  /// layers of equal size) reuse them instead of mapping fresh pages.
+  std::multimap<size_t, std::shared_ptr<std::byte>> pool_;
 };
 
 } // namespace qcc

@@ -24,6 +24,16 @@ Tensor::Tensor(ElemType elem, Shape shape) : elem_(elem), shape_(std::move(shape
   buf_ = allocate(bytes());
 }
 
+Tensor Tensor::reuse(ElemType elem, Shape shape, std::shared_ptr<std::byte> buf) {
+  Tensor t;
+  t.elem_ = elem;
+  t.shape_ = std::move(shape);
+  t.numel_ = numElements(t.shape_);
+  t.buf_ = std::move(buf);
+  std::memset(t.buf_.get(), 0, t.bytes());
+  return t;
+}
+
 Tensor Tensor::scalarF32(float v) {
   Tensor t(ElemType::f32(), {});
   t.data<float>()[0] = v;

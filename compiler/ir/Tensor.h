@@ -37,6 +37,11 @@ public:
   std::byte *raw() { return buf_ ? buf_.get() : nullptr; }
   const std::byte *raw() const { return buf_ ? buf_.get() : nullptr; }
 
+  /// A zeroed tensor that takes over `buf` (at least bytes() long, 64-byte aligned).
+  static Tensor reuse(ElemType elem, Shape shape, std::shared_ptr<std::byte> buf);
+  /// The buffer, shared with reshaped views and copies.
+  const std::shared_ptr<std::byte> &buffer() const { return buf_; }
+
   /// Same buffer, new shape (element count must match).
   Tensor reshaped(Shape shape) const;
   Tensor clone() const;
