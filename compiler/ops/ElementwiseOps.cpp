@@ -208,6 +208,78 @@ double opCeil(double x) { return std::ceil(x); }
 double opRound(double x) { return std::nearbyint(x); } // half to even under the default mode
 double opNot(double x) { return x == 0.0 ? 1.0 : 0.0; }
 
+// ---- variadic Max, Min, Sum, Mean ---------------------------------------------
+// Any number of inputs, broadcast together (numpy rules). Max and Min
+// propagate NaN as numpy's maximum/minimum do.
+
+llvm::Error inferVariadic(Node &n) {
+  if (n.inputs.empty())
+    return nodeError(n, "needs at least one input");
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (!n.inputs[i])
+      return nodeError(n, "input {} is missing", i);
+  const TensorType &first = inType(n, 0);
+  if (!first.elem.isFloat() && !first.elem.isInt())
+    return nodeError(n, "inputs are {}; {} needs numbers", first.elem.str(), n.op);
+  Shape shape = first.shape;
+  for (size_t i = 1; i < n.inputs.size(); ++i) {
+    if (inType(n, i).elem != first.elem)
+      return nodeError(n, "input {} is {}, but input 0 is {}", i, inType(n, i).elem.str(), first.elem.str());
+    auto s = broadcastShapes(n, shape, inType(n, i).shape);
+    if (!s)
+      return s.takeError();
+    shape = *s;
+  }
+  setOutput(n, 0, first.elem, shape);
+  return llvm::Error::success();
+}
+
+/// y = f(y, x) with x broadcast to y's shape.
+template <typename T, typename F> void accumulateInto(Tensor &y, const Tensor &x, F &&f) {
+  T *py = y.data<T>();
+  const T *px = x.data<T>();
+  const int64_t n = y.size();
+  if (x.shape() == y.shape()) {
+    for (int64_t i = 0; i < n; ++i)
+      py[i] = f(py[i], px[i]);
+  } else if (x.size() == 1) {
+    for (int64_t i = 0; i < n; ++i)
+      py[i] = f(py[i], px[0]);
+  } else {
+    forEachBroadcast(y.shape(), y.shape(), x.shape(),
+                     [&](int64_t o, int64_t, int64_t ix) { py[o] = f(py[o], px[ix]); });
+  }
+}
+
+llvm::Error evalVariadic(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableArrayRef<Tensor> out) {
+  Tensor &y = out[0];
+  return dispatchStorage(y.elem().storage(), [&](auto tag) -> llvm::Error {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, bool>) {
+      return nodeError(n, "inputs are bool; {} needs numbers", n.op);
+    } else {
+      // Start from input 0 broadcast to the output, then fold in the others.
+      accumulateInto<T>(y, *in[0], [](T, T x) { return x; });
+      const bool isMax = n.op == "Max", isMin = n.op == "Min";
+      for (size_t i = 1; i < in.size(); ++i) {
+        if (isMax)
+          accumulateInto<T>(y, *in[i], [](T a, T b) { return (a > b || a != a) ? a : b; });
+        else if (isMin)
+          accumulateInto<T>(y, *in[i], [](T a, T b) { return (a < b || a != a) ? a : b; });
+        else
+          accumulateInto<T>(y, *in[i], [](T a, T b) { return T(a + b); });
+      }
+      if (n.op == "Mean") {
+        const T count = T(in.size());
+        T *py = y.data<T>();
+        for (int64_t i = 0; i < y.size(); ++i)
+          py[i] = T(py[i] / count);
+      }
+      return llvm::Error::success();
+    }
+  });
+}
+
 } // namespace
 
 void registerElementwiseOps(OpRegistry &r) {
@@ -226,6 +298,8 @@ void registerElementwiseOps(OpRegistry &r) {
   r.add({"Ceil", "", nullptr, inferSameType, evalUnary<opCeil>});
   r.add({"Round", "", nullptr, inferSameType, evalUnary<opRound>});
   r.add({"Not", "", nullptr, inferSameType, evalUnary<opNot>});
+  for (const char *op : {"Max", "Min", "Sum", "Mean"})
+    r.add({op, "", nullptr, inferVariadic, evalVariadic});
 }
 
 } // namespace qcc
