@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 namespace qcc {
 
 Storage ElemType::storage() const {
@@ -49,7 +51,8 @@ int64_t numElements(const Shape &shape) {
   for (int64_t d : shape) {
     if (d < 0)
       return -1;
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n))
+      return INT64_MAX; // saturate: size checks then reject it as absurd
   }
   return n;
 }

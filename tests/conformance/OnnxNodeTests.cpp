@@ -135,9 +135,12 @@ int main(int argc, char **argv) {
           error = llvm::toString(t.takeError());
           break;
         }
-        if (t->size() == 0)
+        bool runtime = runtimeInputs.empty() && opts.bindInputs.empty();
+        if (runtime && t->size() == 0) {
           error = "zero-sized input";
-        if (runtimeInputs.empty() && opts.bindInputs.empty()) {
+          break;
+        }
+        if (runtime) {
           opts.inputShapes[in.name()] = t->shape();
           runtimeInputs.push_back(*t);
         } else {
