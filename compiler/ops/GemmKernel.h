@@ -3,8 +3,14 @@
 //
 // The interpreter is single-threaded by design (calibration parallelises over
 // samples, and benchmarks compare with onnxruntime on one thread), so OpenBLAS
-// is pinned to one thread the first time a GEMM runs.
+// is pinned to the calling thread (useSingleThreadedBlas).
+//
+// It also holds the window-attribute resolution (kernel_shape, strides,
+// dilations, pads, auto_pad) that Conv, ConvTranspose and the pools share.
 #pragma once
+
+#include "ir/Graph.h"
+#include "support/Error.h"
 
 #include <cblas.h>
 
@@ -15,13 +21,30 @@
 
 namespace qcc::kernels {
 
+// OpenBLAS (pthreads builds) stops its worker threads with this; weak so that
+// other BLAS builds still link.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
+/// Pins OpenBLAS to the calling thread, once: compute on one thread, and no
+/// idle workers, which otherwise spin-yield for a while after start-up and
+/// compete with the interpreter for cores. Called at op registration (before
+/// a model loads) and before every GEMM.
+inline void useSingleThreadedBlas() {
+  static const bool done = [] {
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_)
+      blas_thread_shutdown_();
+    return true;
+  }();
+  (void)done;
+}
+
 /// Row-major C[M,N] = alpha * op(A) * op(B) + beta * C, where op(A) is M x K
 /// and op(B) is K x N. Leading dimensions are in elements.
 inline void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                   int64_t ldc) {
-  static const bool singleThreaded = (openblas_set_num_threads(1), true);
-  (void)singleThreaded;
+  useSingleThreadedBlas();
   if (M == 0 || N == 0)
     return;
   if (K == 0) { // BLAS leaves C untouched for K == 0 only when beta == 1
@@ -75,7 +98,7 @@ inline void validRange(int64_t offset, int64_t stride, int64_t extent, int64_t o
 
 /// Walks the column matrix of an im2col/col2im: for every channel c, kernel
 /// tap k and output row (all spatial axes but the last), calls
-/// rowFn(colRowPtrOffset, inputOffset or -1 when the row lies in padding,
+/// rowFn(colOffset, inputOffset or -1 when the row lies in padding,
 /// innerOffset) where the innermost input coordinate of output position o is
 /// o*stride + innerOffset.
 template <typename RowFn>
@@ -118,8 +141,66 @@ void forEachColumnRow(const WindowGeometry &g, int64_t channels, RowFn &&rowFn) 
   }
 }
 
+/// Copies one im2col row: dst[o] = xrow[o*Stride + offset] for o in [lo, hi), zero
+/// elsewhere in [0, count). Stride > 0 is a compile-time constant (vectorizable);
+/// Stride == 0 means the runtime `stride`.
+template <int64_t Stride>
+inline void im2colRow(const float *xrow, int64_t offset, int64_t stride, int64_t lo, int64_t hi, int64_t count,
+                      float *dst) {
+  const int64_t s = Stride > 0 ? Stride : stride;
+  for (int64_t o = 0; o < lo; ++o)
+    dst[o] = 0.f;
+  for (int64_t o = lo; o < hi; ++o)
+    dst[o] = xrow[o * s + offset];
+  for (int64_t o = hi; o < count; ++o)
+    dst[o] = 0.f;
+}
+
+/// im2col over one or two spatial axes, for output rows [rowBegin, rowEnd)
+/// only (the column matrix then has (rowEnd - rowBegin) * OW columns). Kernel
+/// tap ranges are computed once per kernel column, and each row is a short
+/// copy loop (rows are often only 7 to 56 floats, where per-row bookkeeping
+/// would dominate).
+inline void im2col2D(const WindowGeometry &g, int64_t channels, const float *x, float *col, int64_t rowBegin,
+                     int64_t rowEnd) {
+  const bool twoD = g.rank() == 2;
+  const size_t r = g.rank();
+  const int64_t H = twoD ? g.in[0] : 1, W = g.in[r - 1];
+  const int64_t OW = g.out[r - 1];
+  const int64_t KH = twoD ? g.kernel[0] : 1, KW = g.kernel[r - 1];
+  const int64_t sh = twoD ? g.strides[0] : 1, sw = g.strides[r - 1];
+  const int64_t dh = twoD ? g.dilations[0] : 1, dw = g.dilations[r - 1];
+  const int64_t ph = twoD ? g.pads[0] : 0, pw = g.pads[r - 1];
+  float *dst = col;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float *xc = x + c * H * W;
+    for (int64_t kh = 0; kh < KH; ++kh)
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t offset = kw * dw - pw;
+        int64_t lo, hi;
+        validRange(offset, sw, W, OW, lo, hi);
+        for (int64_t oh = rowBegin; oh < rowEnd; ++oh, dst += OW) {
+          const int64_t ih = oh * sh - ph + kh * dh;
+          if (ih < 0 || ih >= H) {
+            std::fill(dst, dst + OW, 0.f);
+            continue;
+          }
+          const float *xrow = xc + ih * W;
+          if (sw == 1)
+            im2colRow<1>(xrow, offset, 1, lo, hi, OW, dst);
+          else if (sw == 2)
+            im2colRow<2>(xrow, offset, 2, lo, hi, OW, dst);
+          else
+            im2colRow<0>(xrow, offset, sw, lo, hi, OW, dst);
+        }
+      }
+  }
+}
+
 /// col[(c, taps...), (outs...)] = x[c, in...] (zero where the window is in padding).
 inline void im2col(const WindowGeometry &g, int64_t channels, const float *x, float *col) {
+  if (g.rank() <= 2)
+    return im2col2D(g, channels, x, col, 0, g.rank() == 2 ? g.out[0] : 1);
   const size_t r = g.rank();
   const int64_t outInner = g.out[r - 1], stride = g.strides[r - 1], extent = g.in[r - 1];
   forEachColumnRow(g, channels, [&](int64_t colOffset, int64_t inOffset, int64_t innerOffset) {
@@ -130,16 +211,7 @@ inline void im2col(const WindowGeometry &g, int64_t channels, const float *x, fl
     }
     int64_t lo, hi;
     validRange(innerOffset, stride, extent, outInner, lo, hi);
-    std::fill(dst, dst + lo, 0.f);
-    if (lo < hi) {
-      const float *src = x + inOffset + innerOffset + lo * stride; // input of output lo
-      if (stride == 1)
-        std::memcpy(dst + lo, src, size_t(hi - lo) * sizeof(float));
-      else
-        for (int64_t o = lo; o < hi; ++o)
-          dst[o] = src[(o - lo) * stride];
-    }
-    std::fill(dst + hi, dst + outInner, 0.f);
+    im2colRow<0>(x + inOffset, innerOffset, stride, lo, hi, outInner, dst);
   });
 }
 
@@ -161,3 +233,103 @@ inline void col2imAdd(const WindowGeometry &g, int64_t channels, const float *co
 }
 
 } // namespace qcc::kernels
+
+namespace qcc {
+
+// ---- window attributes shared by Conv, ConvTranspose and the pools ----------
+//
+// The canonical form keeps explicit kernel_shape, strides, dilations and pads
+// (and output_padding for ConvTranspose); auto_pad and output_shape are
+// resolved against the static input shape and dropped.
+
+/// Upper bound on a stride, dilation, pad or kernel extent: far beyond any real
+/// model, small enough that window arithmetic cannot overflow.
+inline constexpr int64_t kMaxWindowValue = int64_t(1) << 24;
+
+/// Attribute `name` with `count` values (default: `dflt` repeated), each in
+/// [minValue, kMaxWindowValue].
+inline llvm::Expected<std::vector<int64_t>> windowInts(const Node &n, const std::string &name, size_t count,
+                                                       int64_t dflt, int64_t minValue) {
+  if (!n.has(name))
+    return std::vector<int64_t>(count, dflt);
+  std::vector<int64_t> v = n.getInts(name);
+  if (v.size() != count)
+    return nodeError(n, "attribute '{}' has {} values, expected {} for this input rank", name, v.size(), count);
+  for (int64_t x : v)
+    if (x < minValue || x > kMaxWindowValue)
+      return nodeError(n, "attribute '{}' = [{}] must hold values in [{}, {}]", name, fmt::join(v, ","),
+                       minValue, kMaxWindowValue);
+  return v;
+}
+
+inline int64_t dilatedExtent(int64_t kernel, int64_t dilation) { return (kernel - 1) * dilation + 1; }
+
+/// Resolves a Conv or pool node's window over input spatial extents `in`:
+/// defaults, auto_pad, ceil_mode and the output extents.
+inline llvm::Expected<kernels::WindowGeometry> resolveWindow(const Node &n, const Shape &in,
+                                                             const std::vector<int64_t> &kernel,
+                                                             bool ceilMode) {
+  const size_t r = in.size();
+  kernels::WindowGeometry g;
+  g.in = in;
+  g.kernel = kernel;
+  if (kernel.size() != r)
+    return nodeError(n, "kernel_shape has {} values, the input has {} spatial axes", kernel.size(), r);
+  for (int64_t k : kernel)
+    if (k < 1 || k > kMaxWindowValue)
+      return nodeError(n, "kernel_shape [{}] must hold positive extents", fmt::join(kernel, ","));
+  auto strides = windowInts(n, "strides", r, 1, 1);
+  if (!strides)
+    return strides.takeError();
+  auto dilations = windowInts(n, "dilations", r, 1, 1);
+  if (!dilations)
+    return dilations.takeError();
+  g.strides = *strides;
+  g.dilations = *dilations;
+  std::string autoPad = n.getString("auto_pad", "NOTSET");
+  if (autoPad == "NOTSET" || autoPad.empty()) {
+    auto pads = windowInts(n, "pads", 2 * r, 0, 0);
+    if (!pads)
+      return pads.takeError();
+    g.pads = *pads;
+  } else if (autoPad == "VALID") {
+    g.pads.assign(2 * r, 0);
+  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    g.pads.assign(2 * r, 0);
+    for (size_t d = 0; d < r; ++d) {
+      int64_t out = (in[d] + g.strides[d] - 1) / g.strides[d];
+      int64_t total = std::max<int64_t>(0, (out - 1) * g.strides[d] + dilatedExtent(kernel[d], g.dilations[d]) - in[d]);
+      int64_t small = total / 2;
+      g.pads[d] = autoPad == "SAME_UPPER" ? small : total - small;
+      g.pads[d + r] = total - g.pads[d];
+    }
+  } else {
+    return nodeError(n, "auto_pad '{}' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", autoPad);
+  }
+  g.out.resize(r);
+  for (size_t d = 0; d < r; ++d) {
+    int64_t extent = dilatedExtent(kernel[d], g.dilations[d]);
+    int64_t span = in[d] + g.pads[d] + g.pads[d + r] - extent;
+    if (span < 0)
+      return nodeError(n, "the window (extent {}) is larger than the padded input ({}) along spatial axis {}",
+                       extent, in[d] + g.pads[d] + g.pads[d + r], d);
+    int64_t s = g.strides[d];
+    int64_t out = (ceilMode ? (span + s - 1) / s : span / s) + 1;
+    // ceil_mode: a last window that would start inside the end padding is dropped
+    if (ceilMode && (out - 1) * s >= in[d] + g.pads[d])
+      --out;
+    g.out[d] = out;
+  }
+  return g;
+}
+
+/// Writes a resolved window back as explicit attributes (the canonical form).
+inline void storeWindow(Node &n, const kernels::WindowGeometry &g) {
+  n.attrs["kernel_shape"] = g.kernel;
+  n.attrs["strides"] = g.strides;
+  n.attrs["dilations"] = g.dilations;
+  n.attrs["pads"] = g.pads;
+  n.attrs.erase("auto_pad");
+}
+
+} // namespace qcc
