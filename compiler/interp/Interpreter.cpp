@@ -2,6 +2,7 @@
 
 #include "ops/OpRegistry.h"
 
+#include <cstring>
 #include <map>
 
 namespace qcc {
@@ -47,14 +48,23 @@ llvm::Expected<Interpreter> Interpreter::create(const Graph &g) {
   return std::move(it);
 }
 
+// Kernels write every output element, so a reused buffer is not cleared.
+// Sanitizer builds poison every output instead (all bits set: NaN, -1), so
+// that the test suite catches a kernel that relies on zeroed outputs.
 Tensor Interpreter::allocate(const TensorType &t) {
   size_t bytes = size_t(t.numElements()) * t.elem.storageBytes();
   auto it = pool_.find(bytes);
-  if (it == pool_.end())
-    return Tensor(t.elem, t.shape);
-  std::shared_ptr<std::byte> buf = std::move(it->second);
-  pool_.erase(it);
-  return Tensor::reuse(t.elem, t.shape, std::move(buf));
+  Tensor out;
+  if (it == pool_.end()) {
+    out = Tensor(t.elem, t.shape);
+  } else {
+    out = Tensor::reuse(t.elem, t.shape, std::move(it->second));
+    pool_.erase(it);
+  }
+#ifdef QCC_POISON_OUTPUTS
+  std::memset(out.raw(), 0xFF, out.bytes());
+#endif
+  return out;
 }
 
 void Interpreter::release(Tensor &t) {

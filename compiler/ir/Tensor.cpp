@@ -30,7 +30,6 @@ Tensor Tensor::reuse(ElemType elem, Shape shape, std::shared_ptr<std::byte> buf)
   t.shape_ = std::move(shape);
   t.numel_ = numElements(t.shape_);
   t.buf_ = std::move(buf);
-  std::memset(t.buf_.get(), 0, t.bytes());
   return t;
 }
 

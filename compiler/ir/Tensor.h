@@ -37,7 +37,8 @@ public:
   std::byte *raw() { return buf_ ? buf_.get() : nullptr; }
   const std::byte *raw() const { return buf_ ? buf_.get() : nullptr; }
 
-  /// A zeroed tensor that takes over `buf` (at least bytes() long, 64-byte aligned).
+  /// A tensor over `buf` (at least bytes() long, 64-byte aligned); the
+  /// contents are whatever `buf` holds.
   static Tensor reuse(ElemType elem, Shape shape, std::shared_ptr<std::byte> buf);
   /// The buffer, shared with reshaped views and copies.
   const std::shared_ptr<std::byte> &buffer() const { return buf_; }

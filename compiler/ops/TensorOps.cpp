@@ -812,14 +812,13 @@ Error evalTrilu(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableA
   dispatchWidth(in[0]->elem().storageBytes(), [&](auto tag) {
     using T = decltype(tag);
     const T *src = in[0]->data<T>();
-    T *dst = out[0].data<T>(); // zero-filled
+    T *dst = out[0].data<T>();
     for (int64_t m = 0; m < matrices; ++m)
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j < cols; ++j) {
           const bool keep = upper ? j - i >= k : j - i <= k;
           const int64_t at = (m * rows + i) * cols + j;
-          if (keep)
-            dst[at] = src[at];
+          dst[at] = keep ? src[at] : T{};
         }
   });
   return ok();
