@@ -96,7 +96,9 @@ int main(int argc, char **argv) {
     }
     std::string op, missing;
     for (const auto &n : m.graph().node()) {
-      if (op.empty())
+      // Counted under the first op that is not a Constant (function-expanded
+      // cases start with Constant nodes).
+      if (op.empty() || op == "Constant")
         op = n.op_type();
       if (!reg.lookup(n.domain(), n.op_type()))
         missing = n.op_type();
