@@ -80,4 +80,15 @@ template <typename F> decltype(auto) dispatchStorage(Storage s, F &&f) {
   return f(float{});
 }
 
+/// Calls f with an unsigned integer type as wide as one element, so byte-moving
+/// kernels compile once per element size rather than once per element type.
+template <typename F> void dispatchWidth(size_t bytes, F &&f) {
+  switch (bytes) {
+  case 1: f(uint8_t{}); break;
+  case 2: f(uint16_t{}); break;
+  case 4: f(uint32_t{}); break;
+  default: f(uint64_t{}); break;
+  }
+}
+
 } // namespace qcc

@@ -113,22 +113,6 @@ template <typename T> QCC_ALWAYS_INLINE T erfOf(T x) {
   }
 }
 
-/// Sum of a contiguous run with 16 independent partial sums, so that the
-/// compiler keeps them in vector registers (one accumulator would serialise on
-/// the add latency, and float adds may not be reassociated).
-template <typename T> QCC_ALWAYS_INLINE T laneSum(const T *x, int64_t n) {
-  T part[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k)
-      part[k] += x[i + k];
-  for (; i < n; ++i)
-    part[0] += x[i];
-  T r = 0;
-  for (int k = 0; k < 16; ++k)
-    r += part[k];
-  return r;
-}
 
 /// Largest element of a contiguous run. GCC does not vectorize max reductions
 /// written with scalars (not even split into lanes), so the float version

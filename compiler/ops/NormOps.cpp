@@ -21,20 +21,6 @@ namespace {
 
 using llvm::Error;
 
-/// Sum of a contiguous run with 16 partial sums (vectorizable, see ActivationOps).
-template <typename T> QCC_ALWAYS_INLINE T laneSum(const T *x, int64_t n) {
-  T part[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k)
-      part[k] += x[i + k];
-  for (; i < n; ++i)
-    part[0] += x[i];
-  T r = 0;
-  for (int k = 0; k < 16; ++k)
-    r += part[k];
-  return r;
-}
 
 /// Sum of (x - mean)^2 over a contiguous run.
 template <typename T> QCC_ALWAYS_INLINE T laneSumSqDiff(const T *x, int64_t n, T mean) {

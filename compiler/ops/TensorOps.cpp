@@ -29,15 +29,6 @@ using llvm::Error;
 
 Error ok() { return Error::success(); }
 
-template <typename F> void dispatchWidth(size_t bytes, F &&f) {
-  switch (bytes) {
-  case 1: f(uint8_t{}); break;
-  case 2: f(uint16_t{}); break;
-  case 4: f(uint32_t{}); break;
-  default: f(uint64_t{}); break;
-  }
-}
-
 int64_t product(const Shape &s, size_t from, size_t to) {
   int64_t p = 1;
   for (size_t i = from; i < to && i < s.size(); ++i)
