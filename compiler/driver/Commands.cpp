@@ -19,6 +19,10 @@ int dispatchCommand() {
     return runInspect();
   if (RunCmd)
     return runRun();
+  if (CalibrateCmd)
+    return runCalibrate();
+  if (CompileCmd)
+    return runCompile();
   llvm::errs() << "qcc: error: no command given; try 'qcc --help'\n";
   return 2;
 }

@@ -14,8 +14,12 @@ int dispatchCommand();
 
 int runInspect();
 int runRun();
+int runCalibrate();
+int runCompile();
 extern llvm::cl::SubCommand InspectCmd;
 extern llvm::cl::SubCommand RunCmd;
+extern llvm::cl::SubCommand CalibrateCmd;
+extern llvm::cl::SubCommand CompileCmd;
 
 /// Prints "qcc: error: <message>" and returns 2.
 int reportError(llvm::Error e);

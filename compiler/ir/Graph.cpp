@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 namespace qcc {
@@ -95,6 +96,42 @@ std::string Graph::uniqueName(const std::string &base) const {
     if (!findValue(n))
       return n;
   }
+}
+
+Node *Graph::insertNodeBefore(const Node *pos, std::unique_ptr<Node> n) {
+  for (Value *o : n->outputs)
+    if (o)
+      o->producer = n.get();
+  auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const auto &p) { return p.get() == pos; });
+  return nodes_.insert(it, std::move(n))->get();
+}
+
+void Graph::eraseNode(const Node *n) {
+  auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const auto &p) { return p.get() == n; });
+  if (it == nodes_.end())
+    return;
+  for (Value *o : (*it)->outputs)
+    if (o && o->producer == n)
+      o->producer = nullptr;
+  nodes_.erase(it);
+}
+
+void Graph::replaceAllUsesWith(const Value *from, Value *to) {
+  for (auto &n : nodes_)
+    for (Value *&in : n->inputs)
+      if (in == from)
+        in = to;
+  for (Value *&o : outputs)
+    if (o == from)
+      o = to;
+}
+
+std::vector<Node *> Graph::users(const Value *v) const {
+  std::vector<Node *> out;
+  for (const auto &n : nodes_)
+    if (std::find(n->inputs.begin(), n->inputs.end(), v) != n->inputs.end())
+      out.push_back(n.get());
+  return out;
 }
 
 void Graph::removeDeadCode() {

@@ -80,6 +80,16 @@ public:
   /// Drops nodes whose outputs nobody uses and constants nobody reads.
   void removeDeadCode();
 
+  // ---- mutation, for passes ----
+  /// Inserts `n` right before `pos` (so it may use what `pos` uses).
+  Node *insertNodeBefore(const Node *pos, std::unique_ptr<Node> n);
+  /// Removes `n` from the node list (its output values stay until dead-code removal).
+  void eraseNode(const Node *n);
+  /// Redirects every use of `from` (node inputs, graph outputs) to `to`.
+  void replaceAllUsesWith(const Value *from, Value *to);
+  /// Nodes that read `v`, in order.
+  std::vector<Node *> users(const Value *v) const;
+
 private:
   std::vector<std::unique_ptr<Value>> values_;
   std::vector<std::unique_ptr<Node>> nodes_;
