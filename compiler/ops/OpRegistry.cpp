@@ -17,6 +17,7 @@ const OpRegistry &OpRegistry::get() {
     registerShapeOps(r);
     registerTensorOps(r);
     registerResizeOps(r);
+    registerQuantOps(r);
     return r;
   }();
   return reg;

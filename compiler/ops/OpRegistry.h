@@ -76,5 +76,6 @@ void registerReduceOps(OpRegistry &r);
 void registerShapeOps(OpRegistry &r);
 void registerTensorOps(OpRegistry &r);
 void registerResizeOps(OpRegistry &r);
+void registerQuantOps(OpRegistry &r);
 
 } // namespace qcc

@@ -1,0 +1,29 @@
+// How requantization parameters are stored on integer nodes, so the quantize
+// pass, the QDQ importer, the reference kernels and the emitters agree:
+//   <prefix>multiplier (ints), <prefix>shift (ints), <prefix>scale (floats):
+//       one entry per output channel, or one for the tensor;
+//   rounding (string): "tflite" | "single" | "onnx".
+#pragma once
+
+#include "ir/Graph.h"
+#include "quant/Requant.h"
+
+#include <llvm/Support/Error.h>
+
+#include <string>
+#include <vector>
+
+namespace qcc {
+
+llvm::Expected<Rounding> parseRounding(const std::string &s);
+
+void setRequants(Node &n, const std::vector<Requant> &rqs, const std::string &prefix = "");
+/// Reads what setRequants wrote; checks that the three lists agree in length
+/// and that `channels` (when > 0) matches a per-channel list.
+llvm::Expected<std::vector<Requant>> getRequants(const Node &n, int64_t channels, const std::string &prefix = "");
+
+/// Output range of an integer node: out_min / out_max attributes, or the
+/// full range of its output element type.
+void outputClamp(const Node &n, int32_t &lo, int32_t &hi);
+
+} // namespace qcc
