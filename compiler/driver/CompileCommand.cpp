@@ -1,15 +1,239 @@
-// qcc compile (work in progress).
+// qcc compile MODEL --calib DATA -o OUT: calibrate, quantize to int8 and write
+// OUT/ with the integer graph (model.qcc.onnx, readable by `qcc run OUT`), its
+// text form (model.qir), the calibration profile and report.json.
+#include "calib/Observer.h"
+#include "calib/Profile.h"
 #include "driver/Commands.h"
+#include "driver/CompileReport.h"
+#include "driver/DataIO.h"
+#include "driver/ModelOptions.h"
+#include "frontend/OnnxWriter.h"
+#include "interp/Interpreter.h"
+#include "ir/Printer.h"
+#include "quant/QuantizeGraph.h"
+#include "quant/RequantAttrs.h"
+#include "support/Error.h"
 
+#include <llvm/Support/Path.h>
 #include <llvm/Support/raw_ostream.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
 
 namespace qcc {
 
-llvm::cl::SubCommand CompileCmd("compile", "(not implemented yet)");
+llvm::cl::SubCommand CompileCmd("compile", "Calibrate and quantize a model to integer arithmetic");
+
+namespace {
+llvm::cl::opt<std::string> model(llvm::cl::Positional, llvm::cl::desc("MODEL.onnx"), llvm::cl::Required,
+                                 llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> output("o", llvm::cl::desc("Output folder"), llvm::cl::value_desc("OUT"),
+                                  llvm::cl::Required, llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> calib("calib", llvm::cl::desc("Calibration data: .npy (batch first), .npz or a folder of .pb"),
+                                 llvm::cl::value_desc("DATA"), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> profilePath("profile", llvm::cl::desc("Use a profile from `qcc calibrate` instead of --calib"),
+                                       llvm::cl::value_desc("PROFILE.json"), llvm::cl::sub(CompileCmd),
+                                       llvm::cl::cat(qccCategory()));
+llvm::cl::opt<int> calibSamples("calib-samples", llvm::cl::desc("Use the first N samples of DATA (default: all)"),
+                                llvm::cl::value_desc("N"), llvm::cl::init(0), llvm::cl::sub(CompileCmd),
+                                llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> method("calib-method", llvm::cl::desc("minmax, percentile (default), entropy or mse"),
+                                  llvm::cl::value_desc("METHOD"), llvm::cl::init("percentile"),
+                                  llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<double> percentile("percentile", llvm::cl::desc("Percentile of |x| for --calib-method percentile"),
+                                 llvm::cl::init(kDefaultPercentile), llvm::cl::sub(CompileCmd),
+                                 llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> rounding("rounding", llvm::cl::desc("Requantization rounding: tflite (default), single, onnx"),
+                                    llvm::cl::init("tflite"), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<bool> perTensor("per-tensor-weights", llvm::cl::desc("One weight scale per tensor (default: per output channel)"),
+                              llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<bool> actUint8("act-uint8", llvm::cl::desc("uint8 activations (default: int8)"),
+                             llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<bool> actSymmetric("act-symmetric", llvm::cl::desc("Symmetric activations (zero point 0 / 128)"),
+                                 llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<int> reportSamples("report-samples", llvm::cl::desc("Calibration samples used for per-layer SQNR (default 16)"),
+                                 llvm::cl::init(16), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's shape: NAME=1x3x224x224"),
+                                   llvm::cl::value_desc("NAME=DIMS"), llvm::cl::sub(CompileCmd),
+                                   llvm::cl::cat(qccCategory()));
+
+int64_t batchOf(const Graph &g) {
+  return g.inputs.empty() || g.inputs[0]->type.shape.empty() ? 1 : g.inputs[0]->type.shape[0];
+}
+
+llvm::Expected<Profile> calibrateOn(const Graph &g, const Dataset &data, int64_t samples) {
+  auto interp = Interpreter::create(g);
+  if (!interp)
+    return interp.takeError();
+  CalibrationObserver observer(g);
+  observer.attach(*interp);
+  for (int64_t b = 0; b < samples / batchOf(g); ++b) {
+    std::vector<Tensor> in = sliceBatch(data, g, b);
+    if (auto e = observer.observeInputs(in))
+      return std::move(e);
+    auto outs = interp->run(in);
+    if (!outs)
+      return outs.takeError();
+    if (auto e = observer.takeError())
+      return std::move(e);
+  }
+  Profile p;
+  p.modelFile = llvm::sys::path::filename(model).str();
+  p.graphHash = graphHash(g);
+  p.samples = samples;
+  p.tensors = observer.release();
+  return p;
+}
+
+llvm::Error writeText(const fs::path &path, const std::string &text) {
+  std::ofstream f(path);
+  f << text;
+  if (!f)
+    return makeError("{}: cannot write", path.string());
+  return llvm::Error::success();
+}
+
+/// Writes into a fresh sibling folder and renames it over OUT at the end, so
+/// a failure leaves nothing half written. An existing OUT is replaced only if
+/// it holds a previous qcc output.
+llvm::Error checkOutputFolder(const fs::path &out) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && (fs::is_empty(out, ec) || fs::exists(out / "model.qcc.onnx", ec))))
+    return makeError("{}: exists and is not a qcc output folder; choose another -o", out.string());
+  return llvm::Error::success();
+}
+
+} // namespace
 
 int runCompile() {
-  llvm::errs() << "qcc: error: 'compile' is not implemented yet\n";
-  return 2;
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  const fs::path out = output.getValue();
+  if (auto e = checkOutputFolder(out))
+    return reportError(std::move(e));
+  auto m = parseMethod(method);
+  if (!m)
+    return reportError(makeError("--calib-method '{}': expected minmax, percentile, entropy or mse", std::string(method)));
+  auto r = parseRounding(rounding);
+  if (!r)
+    return reportError(withContext(r.takeError(), "--rounding"));
+  if (calib.empty() && profilePath.empty())
+    return reportError(makeError("give calibration data with --calib DATA (or a profile with --profile)"));
+  auto g = loadModelWithShapes(model, shapes);
+  if (!g)
+    return reportError(g.takeError());
+  const Graph &graph = **g;
+
+  std::optional<Dataset> data;
+  int64_t samples = 0;
+  if (!calib.empty()) {
+    auto d = loadDataset(calib, graph);
+    if (!d)
+      return reportError(d.takeError());
+    data = std::move(*d);
+    samples = data->samples;
+    if (calibSamples < 0 || calibSamples > samples || (calibSamples && calibSamples % batchOf(graph)))
+      return reportError(makeError("--calib-samples {}: {} holds {} samples (batch {})", int(calibSamples),
+                                   std::string(calib), samples, batchOf(graph)));
+    if (calibSamples)
+      samples = calibSamples;
+  }
+  Profile profile;
+  if (!profilePath.empty()) {
+    auto p = readProfile(profilePath);
+    if (!p)
+      return reportError(p.takeError());
+    if (auto e = checkProfileMatches(*p, graph, profilePath))
+      return reportError(std::move(e));
+    profile = std::move(*p);
+  } else {
+    llvm::errs() << fmt::format("qcc: calibrating on {} samples...\n", samples);
+    auto p = calibrateOn(graph, *data, samples);
+    if (!p)
+      return reportError(withContext(p.takeError(), std::string(model)));
+    profile = std::move(*p);
+  }
+  profile.method = *m;
+  profile.percentile = percentile;
+  auto ranges = rangesFor(profile, *m, percentile);
+  if (!ranges)
+    return reportError(ranges.takeError());
+
+  QuantizeOptions qo;
+  qo.rounding = *r;
+  qo.perChannelWeights = !perTensor;
+  qo.actUnsigned = actUint8;
+  qo.actSymmetric = actSymmetric;
+  auto q = quantizeGraph(graph, *ranges, qo);
+  if (!q)
+    return reportError(withContext(q.takeError(), std::string(model)));
+
+  std::map<std::string, LayerAccuracy> acc;
+  if (data) {
+    int64_t n = std::min<int64_t>(samples, std::max(int(reportSamples), 0));
+    n -= n % batchOf(graph);
+    auto a = measureLayers(graph, *q, *data, n);
+    if (!a)
+      return reportError(withContext(a.takeError(), "per-layer comparison"));
+    acc = std::move(*a);
+  }
+  llvm::json::Object settings{{"rounding", std::string(rounding)},
+                              {"calib_method", std::string(method)},
+                              {"percentile", double(percentile)},
+                              {"calib_samples", samples},
+                              {"weights", perTensor ? "int8 symmetric per tensor" : "int8 symmetric per channel"},
+                              {"activations", fmt::format("{} {} per tensor", actUint8 ? "uint8" : "int8",
+                                                          actSymmetric ? "symmetric" : "asymmetric")}};
+  llvm::json::Object report = buildReport(graph, *q, acc, settings);
+
+  fs::path tmp = out.string() + fmt::format(".tmp-{}", ::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec)
+    return reportError(makeError("{}: cannot create ({})", tmp.string(), ec.message()));
+  auto fail = [&](llvm::Error e) {
+    fs::remove_all(tmp, ec);
+    return reportError(std::move(e));
+  };
+  if (auto e = writeOnnx(*q->graph, (tmp / "model.qcc.onnx").string()))
+    return fail(std::move(e));
+  if (auto e = writeText(tmp / "model.qir", printGraph(*q->graph)))
+    return fail(std::move(e));
+  if (auto e = writeProfile(profile, (tmp / "profile.json").string()))
+    return fail(std::move(e));
+  std::string json;
+  llvm::raw_string_ostream js(json);
+  js << llvm::formatv("{0:2}", llvm::json::Value(std::move(report)));
+  js.flush();
+  if (auto e = writeText(tmp / "report.json", json + "\n"))
+    return fail(std::move(e));
+  fs::remove_all(out, ec);
+  fs::rename(tmp, out, ec);
+  if (ec)
+    return fail(makeError("{}: cannot move the output into place ({})", out.string(), ec.message()));
+
+  double worst = INFINITY;
+  std::string worstName;
+  for (const auto &[name, a] : acc)
+    if (a.sqnrDb() < worst) {
+      worst = a.sqnrDb();
+      worstName = name;
+    }
+  llvm::errs() << fmt::format("qcc: compiled {} in {:.1f} s: {} integer nodes, {} float islands{}; wrote {}/\n",
+                              std::string(model),
+                              std::chrono::duration<double>(Clock::now() - start).count(), q->graph->nodes().size(),
+                              q->floatIslands.size(),
+                              worstName.empty() ? "" : fmt::format(", lowest layer SQNR {:.1f} dB ({})", worst, worstName),
+                              out.string());
+  for (const auto &s : q->floatIslands)
+    llvm::errs() << "  float island: " << s << "\n";
+  return 0;
 }
 
 } // namespace qcc

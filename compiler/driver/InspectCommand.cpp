@@ -2,6 +2,7 @@
 #include "driver/Commands.h"
 #include "driver/Inspect.h"
 #include "driver/ModelOptions.h"
+#include "driver/ModelPath.h"
 #include "ir/Printer.h"
 
 #include <llvm/Support/raw_ostream.h>
@@ -21,7 +22,7 @@ llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's
 } // namespace
 
 int runInspect() {
-  auto g = loadModelWithShapes(model, shapes);
+  auto g = loadModelWithShapes(resolveModelPath(model), shapes);
   if (!g)
     return reportError(g.takeError());
   llvm::outs() << (printIR ? printGraph(**g) : inspectReport(**g));

@@ -3,6 +3,7 @@
 #include "driver/Commands.h"
 #include "driver/DataIO.h"
 #include "driver/ModelOptions.h"
+#include "driver/ModelPath.h"
 #include "interp/Interpreter.h"
 #include "support/Error.h"
 
@@ -30,7 +31,7 @@ llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's
 } // namespace
 
 int runRun() {
-  auto g = loadModelWithShapes(model, shapes);
+  auto g = loadModelWithShapes(resolveModelPath(model), shapes);
   if (!g)
     return reportError(g.takeError());
   const Graph &graph = **g;
