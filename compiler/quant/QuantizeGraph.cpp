@@ -295,7 +295,10 @@ private:
     std::vector<int64_t> rowSum;
   };
 
-  QWeights quantizeWeights(const Tensor &w, int64_t rows) {
+  /// `bias` (may be empty) and `sx` bound the scales from below so that the
+  /// int32 bias at s_x * s_w stays within a quarter of the int32 range (rows
+  /// of near-zero weights with a real bias would otherwise overflow it).
+  QWeights quantizeWeights(const Tensor &w, int64_t rows, const std::vector<float> &bias, double sx) {
     QWeights r;
     const int64_t per = w.size() / rows;
     std::vector<float> f = w.toFloats();
@@ -311,6 +314,8 @@ private:
           m = std::max(m, double(std::fabs(f[size_t(c * per + k)])));
       }
       r.scale[size_t(c)] = m > 0 ? m / 127.0 : 1.0;
+      if (!bias.empty())
+        r.scale[size_t(c)] = std::max(r.scale[size_t(c)], std::fabs(double(bias[size_t(c)])) / (sx * 536870912.0));
     }
     r.q = Tensor(ElemType::intN(8, true), w.shape());
     r.rowSum.assign(size_t(rows), 0);
@@ -382,8 +387,8 @@ private:
     if (!plan)
       return plan.takeError();
     const Tensor &w = *n.input(1)->constant;
-    QWeights qw = quantizeWeights(w, w.shape()[0]);
     std::vector<float> bias = n.input(2) ? n.input(2)->constant->toFloats() : std::vector<float>{};
+    QWeights qw = quantizeWeights(w, w.shape()[0], bias, xq.scale[0]);
     auto qb = quantizeBias(n, bias, qw, xq.scale[0], xq.zeroPoint[0]);
     if (!qb)
       return qb.takeError();
@@ -445,7 +450,7 @@ private:
       for (int64_t o = 0; o < N; ++o)
         bias.push_back(beta * float(c.getDouble(c.size() == 1 ? 0 : o)));
     }
-    QWeights qw = quantizeWeights(w, N);
+    QWeights qw = quantizeWeights(w, N, bias, xq.scale[0]);
     auto qb = quantizeBias(n, bias, qw, xq.scale[0], xq.zeroPoint[0]);
     if (!qb)
       return qb.takeError();
