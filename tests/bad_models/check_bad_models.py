@@ -56,6 +56,22 @@ def build_command(qcc, entry, work, scratch):
             data = os.path.join(HERE, entry.get("input", "good_input.npy"))
         cmd += ["--input", data, "-o", os.path.join(work, "out.npy")]
         paths.append(data)
+    elif entry["command"] in ("compile", "calibrate") and "input" in entry or entry.get("input_kind") == "empty_dir":
+        if entry.get("input_kind") == "empty_dir":
+            data = os.path.join(scratch, "empty_input_dir")
+            os.mkdir(data)
+        else:
+            data = os.path.join(HERE, entry["input"])
+        out = "out" if entry["command"] == "compile" else "profile.json"
+        cmd += ["--calib", data, "-o", os.path.join(work, out)]
+        paths.append(data)
+    elif entry["command"] in ("compile", "calibrate"):
+        out = "out" if entry["command"] == "compile" else "profile.json"
+        cmd += ["-o", os.path.join(work, out)]
+    for a in entry.get("args", []):
+        if a.endswith(".json"):
+            paths.append(os.path.join(HERE, a))
+    cmd = [os.path.join(HERE, a) if a.endswith(".json") else a for a in cmd]
     return cmd, paths
 
 
@@ -112,6 +128,8 @@ def check_case(qcc, entry, capped):
             problems = []
             if rc != 0:
                 problems.append(f"exit {rc}, expected 0: {first_line(err)}")
+            if entry["command"] == "compile" and not os.path.isfile(os.path.join(work, "out", "model.qcc.onnx")):
+                problems.append("no compiled model written")
             if entry["command"] == "run" and not os.path.isfile(os.path.join(work, "out.npy")):
                 problems.append("no output written")
             problems += ["stdout lacks " + m for m in missing_substrings(out, entry["must_contain"], paths)]

@@ -572,12 +572,46 @@ def bad_data(c):
              ["two_node_loop.onnx", "loop_add", "cycle"], command="run")
 
 
+def bad_calibration(c):
+    """`qcc compile` and `qcc calibrate` with bad calibration data or profiles."""
+    c.expect("good_add.onnx", "control: compile a valid model on valid data", [], command="compile",
+             input="good_input.npy", expect="success")
+    c.expect("good_add.onnx", "calibration data of the wrong shape",
+             ["data_wrong_shape.npy", "'x'", "[4,5]"], command="compile", input="data_wrong_shape.npy")
+    c.expect("good_add.onnx", "calibration data of the wrong dtype",
+             ["data_float64.npy", "float64", "float32"], command="calibrate", input="data_float64.npy")
+    c.expect("good_add.onnx", "NaN in the calibration data",
+             ["data_nan.npy", "NaN"], command="compile", input="data_nan.npy")
+    c.expect("good_add.onnx", "an empty folder as calibration data",
+             ["empty_input_dir", "no .pb"], command="calibrate", input_kind="empty_dir")
+    c.expect("good_add.onnx", "--calib-samples beyond the data",
+             ["good_input.npy", "--calib-samples 100"], command="compile", input="good_input.npy",
+             args=["--calib-samples", "100"])
+    c.expect("good_add.onnx", "--calib-samples beyond the data (calibrate)",
+             ["good_input.npy", "100"], command="calibrate", input="good_input.npy", args=["--calib-samples", "100"])
+    c.expect("good_add.onnx", "compile without calibration data", ["--calib"], command="compile")
+    # A well-formed profile of another model (its graph hash differs).
+    other = {"format": "qcc-calibration-profile", "version": 1,
+             "model": {"file": "other.onnx", "graph_hash": "0123456789abcdef"}, "samples": 4, "method": "minmax",
+             "percentile": 99.999, "bins": 2048,
+             "tensors": {"x": {"range": [0.5, 0.5], "min": 0.5, "max": 0.5, "count": 16, "exponent": 0,
+                               "hist": [-1024, 16]}}}
+    with open(c.path("profile_other_model.json"), "w") as f:
+        json.dump(other, f)
+    c.expect("good_add.onnx", "a calibration profile made for another model",
+             ["profile_other_model.json", ["another model", "different model", "does not match"]],
+             command="compile", args=["--profile", "profile_other_model.json"])
+    c.write_bytes("profile_corrupt.json", b'{"format": "qcc-calibration-profile", "vers')
+    c.expect("good_add.onnx", "a truncated profile",
+             ["profile_corrupt.json"], command="compile", args=["--profile", "profile_corrupt.json"])
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     os.makedirs(out_dir, exist_ok=True)
     corpus = Corpus(out_dir)
     for family in (controls, broken_files, structure, initializers, graph_inputs, ops_and_domains, op_shapes,
-                   op_attributes, bad_data):
+                   op_attributes, bad_data, bad_calibration):
         family(corpus)
     corpus.write_expected()
     print(f"wrote {len(corpus.entries)} cases to {os.path.join(out_dir, 'expected.json')}")
