@@ -1,0 +1,61 @@
+// Calibration methods: from a tensor's statistics (calib/TensorStats.h) to the
+// range [lo, hi] the quantizer maps onto the integer grid.
+//
+// minmax uses [min, max]. The other three pick a clipping threshold T on |x|
+// from the magnitude histogram and clip [min, max] to [-T, T]. Signed tensors
+// are handled symmetrically, as TensorRT does and as onnxruntime does for
+// symmetric ranges: one threshold for both tails, taken from the histogram of
+// |x| (a tail that ends before T keeps its own end). Non-negative tensors (after
+// ReLU) have |x| == x, so the threshold is simply the upper clip.
+//
+//   percentile  T is the p-th percentile of |x| (default 99.999), linearly
+//               interpolated inside its bin.
+//   entropy     TensorRT's KL-divergence search: for each candidate bin i >= 128
+//               the reference P is the histogram cut at i with the cut-off mass
+//               added to bin i-1; the candidate Q merges hist[0, i) into 128
+//               levels and spreads each level evenly over its non-empty bins;
+//               T = i * binWidth for the i of least KL(P || Q). Candidates whose
+//               Q is zero where P is not are skipped (TensorRT smooths them, which
+//               makes them lose anyway). One guard of ours: candidates that
+//               clip more than half of the values are skipped. KL only compares
+//               shapes, so a tensor with no mass near 0 (all x in [0.08, 0.93],
+//               say) otherwise scores KL = 0 at the threshold that piles
+//               everything into the last bin. onnxruntime's entropy calibrator uses
+//               the same idea, but its defaults (128 bins, 128 quantized bins)
+//               leave a single candidate, so it always returns the full range;
+//               we follow TensorRT.
+//   mse         T minimising the expected squared error of 8-bit quantization
+//               over the histogram: values in bins above T are clipped to T,
+//               values below are rounded to a grid of step (hi - lo) / 255 with
+//               0 on the grid; each bin's values are taken as uniform within
+//               the bin, so the rounding error is integrated exactly.
+#pragma once
+
+#include "calib/TensorStats.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace qcc {
+
+enum class CalibMethod { MinMax, Percentile, Entropy, Mse };
+
+/// "minmax", "percentile", "entropy", "mse".
+const char *methodName(CalibMethod m);
+std::optional<CalibMethod> parseMethod(const std::string &name);
+
+constexpr double kDefaultPercentile = 99.999;
+constexpr int kEntropyLevels = 128;
+constexpr int kMseBits = 8;
+
+/// Clipping thresholds on |x|, in [0, absMax]; 0 for a tensor never observed.
+double percentileThreshold(const TensorStats &s, double percentile);
+double entropyThreshold(const TensorStats &s, int levels = kEntropyLevels);
+double mseThreshold(const TensorStats &s, int bits = kMseBits);
+
+/// The calibrated [lo, hi] of a tensor. `percentile` must be in (0, 100]
+/// (only read by CalibMethod::Percentile).
+std::pair<float, float> calibratedRange(const TensorStats &s, CalibMethod m, double percentile);
+
+} // namespace qcc
