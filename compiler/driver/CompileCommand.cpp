@@ -10,6 +10,7 @@
 #include "frontend/OnnxWriter.h"
 #include "interp/Interpreter.h"
 #include "ir/Printer.h"
+#include "passes/Pass.h"
 #include "quant/QuantizeGraph.h"
 #include "quant/RequantAttrs.h"
 #include "support/Error.h"
@@ -127,6 +128,9 @@ int runCompile() {
   auto g = loadModelWithShapes(model, shapes);
   if (!g)
     return reportError(g.takeError());
+  // `qcc calibrate` runs the same pipeline: profiles are keyed by value names.
+  if (auto e = runPasses(**g, canonicalizePipeline(), /*verify=*/true))
+    return reportError(withContext(std::move(e), std::string(model)));
   const Graph &graph = **g;
 
   std::optional<Dataset> data;

@@ -5,6 +5,7 @@
 #include "driver/ModelOptions.h"
 #include "driver/ModelPath.h"
 #include "interp/Interpreter.h"
+#include "passes/Pass.h"
 #include "support/Error.h"
 
 #include <llvm/Support/raw_ostream.h>
@@ -28,12 +29,22 @@ llvm::cl::opt<std::string> output("o", llvm::cl::desc("Output file: .npy (first 
 llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's shape: NAME=1x3x224x224"),
                                    llvm::cl::value_desc("NAME=DIMS"), llvm::cl::sub(RunCmd),
                                    llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> passes("passes",
+                                  llvm::cl::desc("Passes to run after import: canonicalize, none (default), or a "
+                                                 "comma-separated list of pass names"),
+                                  llvm::cl::value_desc("LIST"), llvm::cl::init("none"), llvm::cl::sub(RunCmd),
+                                  llvm::cl::cat(qccCategory()));
 } // namespace
 
 int runRun() {
   auto g = loadModelWithShapes(resolveModelPath(model), shapes);
   if (!g)
     return reportError(g.takeError());
+  auto passNames = parsePassList(passes);
+  if (!passNames)
+    return reportError(passNames.takeError());
+  if (auto e = runPasses(**g, *passNames, /*verify=*/true))
+    return reportError(withContext(std::move(e), model));
   const Graph &graph = **g;
   auto data = loadDataset(input, graph);
   if (!data)

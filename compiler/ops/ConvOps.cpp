@@ -489,6 +489,7 @@ llvm::Error evalConv(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::Mut
   if (!s)
     return s.takeError();
   convF32(*s, in[0]->data<float>(), in[1]->data<float>(), optionalData(in, 2), out[0].data<float>());
+  applyFusedClamp(n, out[0]);
   return llvm::Error::success();
 }
 
@@ -524,6 +525,7 @@ llvm::Error evalConvTranspose(const Node &n, llvm::ArrayRef<const Tensor *> in,
   if (!s)
     return s.takeError();
   convTransposeF32(*s, in[0]->data<float>(), in[1]->data<float>(), optionalData(in, 2), out[0].data<float>());
+  applyFusedClamp(n, out[0]);
   return llvm::Error::success();
 }
 

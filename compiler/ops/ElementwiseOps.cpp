@@ -128,6 +128,8 @@ llvm::Error evalBinary(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::M
       runBinary<T, bool>(a, b, y, [&](T x, T z) { return applyCompare(op, x, z); });
     else if constexpr (!std::is_same_v<T, bool>)
       runBinary<T, T>(a, b, y, [&](T x, T z) { return applyArith(op, x, z, fmod); });
+    if (op == BinOp::Add)
+      applyFusedClamp(n, y);
     return llvm::Error::success();
   });
 }

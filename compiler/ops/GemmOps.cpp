@@ -124,6 +124,7 @@ llvm::Error evalGemm(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::Mut
     kernels::sgemm(d->transA, d->transB, d->m, d->n, d->k, alpha, in[0]->data<float>(),
                    d->transA ? d->m : d->k, in[1]->data<float>(), d->transB ? d->k : d->n, useC ? beta : 0.f,
                    y.data<float>(), d->n);
+    applyFusedClamp(n, y);
     return llvm::Error::success();
   }
   return dispatchStorage(y.elem().storage(), [&](auto tag) -> llvm::Error {
@@ -247,6 +248,7 @@ llvm::Error evalMatMul(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::M
   Tensor &y = out[0];
   if (y.elem() == ElemType::f32()) {
     matmulF32(*d, in[0]->data<float>(), in[1]->data<float>(), y.data<float>());
+    applyFusedClamp(n, y);
     return llvm::Error::success();
   }
   return dispatchStorage(y.elem().storage(), [&](auto tag) -> llvm::Error {

@@ -106,6 +106,17 @@ llvm::Expected<Shape> broadcastShapes(const Node &n, const Shape &a, const Shape
   return out;
 }
 
+void applyFusedClamp(const Node &n, Tensor &y) {
+  if ((!n.has("act_min") && !n.has("act_max")) || y.elem() != ElemType::f32())
+    return;
+  const float lo = n.getFloat("act_min", -INFINITY), hi = n.getFloat("act_max", INFINITY);
+  float *p = y.data<float>();
+  for (int64_t i = 0; i < y.size(); ++i) {
+    const float v = p[i] < lo ? lo : p[i]; // same order as Clip: NaN passes through
+    p[i] = v > hi ? hi : v;
+  }
+}
+
 void setOutput(Node &n, size_t i, ElemType e, Shape s) {
   if (Value *v = n.output(i))
     v->type = TensorType{e, std::move(s)};

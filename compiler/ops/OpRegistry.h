@@ -61,6 +61,10 @@ void dropInputs(Node &n, size_t from);
 llvm::Expected<int64_t> normAxis(const Node &n, int64_t axis, int64_t rank);
 /// Numpy-style broadcast of two shapes.
 llvm::Expected<Shape> broadcastShapes(const Node &n, const Shape &a, const Shape &b);
+/// Applies a fused activation clamp (attributes act_min / act_max, see
+/// passes/FusedActivation.h) to an f32 output: y = min(max(y, act_min), act_max).
+/// Conv, ConvTranspose, Gemm, MatMul and Add call it at the end of their eval.
+void applyFusedClamp(const Node &n, Tensor &y);
 /// Sets output i's type.
 void setOutput(Node &n, size_t i, ElemType e, Shape s);
 const TensorType &inType(const Node &n, size_t i);

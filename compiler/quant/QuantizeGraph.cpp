@@ -251,18 +251,20 @@ private:
     int64_t lo, hi; // integer clamp
   };
 
-  llvm::Expected<OutputPlan> planOutput(const Value *y) {
+  /// `producer`'s fused clamp (act_min / act_max, passes/FusedActivation.h)
+  /// and a directly following Relu / Clip both become the requantization clamp.
+  llvm::Expected<OutputPlan> planOutput(const Node &producer, const Value *y) {
     OutputPlan p;
     p.srcOut = y;
-    float amin = -INFINITY, amax = INFINITY;
+    float amin = producer.getFloat("act_min", -INFINITY), amax = producer.getFloat("act_max", INFINITY);
     if (const Node *act = fusableActivation(y)) {
       consumed_.insert(act);
       p.srcOut = act->outputs[0];
       if (act->op == "Relu")
-        amin = 0.f;
+        amin = std::max(amin, 0.f);
       else {
-        amin = act->getFloat("min", -INFINITY);
-        amax = act->getFloat("max", INFINITY);
+        amin = std::max(amin, act->getFloat("min", -INFINITY));
+        amax = std::min(amax, act->getFloat("max", INFINITY));
       }
     }
     auto q = actQuant(p.srcOut);
@@ -383,7 +385,7 @@ private:
     if (!qx)
       return qx.takeError();
     const QuantInfo &xq = *(*qx)->quant;
-    auto plan = planOutput(n.outputs[0]);
+    auto plan = planOutput(n, n.outputs[0]);
     if (!plan)
       return plan.takeError();
     const Tensor &w = *n.input(1)->constant;
@@ -428,7 +430,7 @@ private:
     if (!qx)
       return qx.takeError();
     const QuantInfo &xq = *(*qx)->quant;
-    auto plan = planOutput(n.outputs[0]);
+    auto plan = planOutput(n, n.outputs[0]);
     if (!plan)
       return plan.takeError();
     // W as [N, K], alpha folded in.
@@ -478,7 +480,7 @@ private:
     auto qb = asInt(n.input(1));
     if (!qb)
       return qb.takeError();
-    auto plan = planOutput(n.outputs[0]);
+    auto plan = planOutput(n, n.outputs[0]);
     if (!plan)
       return plan.takeError();
     const QuantInfo &A = *(*qa)->quant, &B = *(*qb)->quant;
@@ -507,7 +509,7 @@ private:
     auto qx = asInt(n.input(0));
     if (!qx)
       return qx.takeError();
-    auto plan = planOutput(n.outputs[0]);
+    auto plan = planOutput(n, n.outputs[0]);
     if (!plan)
       return plan.takeError();
     const QuantInfo &xq = *(*qx)->quant;
