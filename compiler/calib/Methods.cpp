@@ -61,16 +61,19 @@ double percentileThreshold(const TensorStats &s, double percentile) {
 }
 
 double entropyThreshold(const TensorStats &s, int levels) {
-  const int nb = usedBins(s);
-  if (nb <= levels)
+  if (usedBins(s) <= levels)
     return s.absMax(); // no more bins than levels: nothing to gain by clipping
-  const auto &h = s.hist();
+  const int nb = TensorStats::kBins;
+  // The histogram searched: bin 0 takes bin 1's count, so that exact zeros
+  // (half of a ReLU output) do not decide the result.
+  std::vector<double> h(s.hist().begin(), s.hist().end());
+  h[0] = h[1];
   // Prefix sums over bins: counts, non-empty bins, and c*log(c), so that each
   // candidate costs O(levels) instead of O(bins).
   std::vector<double> cnt(size_t(nb) + 1, 0), clogc(size_t(nb) + 1, 0);
   std::vector<int> nonEmpty(size_t(nb) + 1, 0);
   for (int j = 0; j < nb; ++j) {
-    double c = double(h[size_t(j)]);
+    double c = h[size_t(j)];
     cnt[size_t(j) + 1] = cnt[size_t(j)] + c;
     clogc[size_t(j) + 1] = clogc[size_t(j)] + (c > 0 ? c * std::log(c) : 0);
     nonEmpty[size_t(j) + 1] = nonEmpty[size_t(j)] + (c > 0);
@@ -79,39 +82,30 @@ double entropyThreshold(const TensorStats &s, int levels) {
   double bestKl = std::numeric_limits<double>::infinity();
   int bestI = nb;
   for (int i = levels; i <= nb; ++i) {
-    // P (in counts): hist[0, i) with the outliers added to bin i-1; sums to total.
+    // P (in counts): h[0, i) with the outliers added to bin i-1; sums to total.
     const double outliers = total - cnt[size_t(i)];
     if (2 * outliers > total)
       continue; // see the header: never clip half of the values
-    const double lastP = double(h[size_t(i) - 1]) + outliers;
+    const double last = h[size_t(i) - 1];
+    if (last == 0 && outliers > 0)
+      continue; // Q is zero in bin i-1, P is not
     // sum P log P with P = count / total:  (sum c log c) / total - log total.
-    double plogp = (clogc[size_t(i) - 1] + (lastP > 0 ? lastP * std::log(lastP) : 0)) / total - logTotal;
-    // Q: level k holds the counts of bins [k*m, (k+1)*m) (the last level runs
-    // to i), spread evenly over the bins where P is non-zero, normalised by
-    // the in-range count cnt[i]. Only the last level sees the outliers.
-    const int m = i / levels;
+    const double lastP = last + outliers;
+    const double plogp = (clogc[size_t(i) - 1] + (lastP > 0 ? lastP * std::log(lastP) : 0)) / total - logTotal;
+    // Q: bin j belongs to level floor(j * levels / i), so level k covers
+    // [ceil(k i / levels), ceil((k+1) i / levels)); its count is spread evenly
+    // over its non-empty bins and normalised by the in-range count cnt[i].
+    // P's mass in level k is the same count, plus the outliers in the last.
     double cross = 0; // sum P log Q, in counts
-    bool finite = true;
-    for (int k = 0; k < levels && finite; ++k) {
-      const int a = k * m, b = k == levels - 1 ? i : a + m;
+    int a = 0;
+    for (int k = 0; k < levels; ++k) {
+      const int b = int((int64_t(k + 1) * i + levels - 1) / levels);
       const double mass = cnt[size_t(b)] - cnt[size_t(a)];
-      double pMass = mass;
-      int nz = nonEmpty[size_t(b)] - nonEmpty[size_t(a)];
-      if (k == levels - 1) {
-        pMass += outliers;
-        if (h[size_t(i) - 1] == 0 && outliers > 0)
-          ++nz;
-      }
-      if (pMass == 0)
-        continue;
-      if (mass == 0) {
-        finite = false; // Q is zero where P is not
-        break;
-      }
-      cross += pMass * std::log(mass / (double(nz) * cnt[size_t(i)]));
+      const int nz = nonEmpty[size_t(b)] - nonEmpty[size_t(a)];
+      if (mass > 0)
+        cross += (k == levels - 1 ? mass + outliers : mass) * std::log(mass / (double(nz) * cnt[size_t(i)]));
+      a = b;
     }
-    if (!finite)
-      continue;
     double kl = plogp - cross / total;
     if (kl < bestKl) {
       bestKl = kl;

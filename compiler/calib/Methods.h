@@ -10,20 +10,24 @@
 //
 //   percentile  T is the p-th percentile of |x| (default 99.999), linearly
 //               interpolated inside its bin.
-//   entropy     TensorRT's KL-divergence search: for each candidate bin i >= 128
-//               the reference P is the histogram cut at i with the cut-off mass
-//               added to bin i-1; the candidate Q merges hist[0, i) into 128
-//               levels and spreads each level evenly over its non-empty bins;
-//               T = i * binWidth for the i of least KL(P || Q). Candidates whose
-//               Q is zero where P is not are skipped (TensorRT smooths them, which
-//               makes them lose anyway). One guard of ours: candidates that
-//               clip more than half of the values are skipped. KL only compares
-//               shapes, so a tensor with no mass near 0 (all x in [0.08, 0.93],
-//               say) otherwise scores KL = 0 at the threshold that piles
-//               everything into the last bin. onnxruntime's entropy calibrator uses
-//               the same idea, but its defaults (128 bins, 128 quantized bins)
-//               leave a single candidate, so it always returns the full range;
-//               we follow TensorRT.
+//   entropy     KL-divergence search as TensorRT describes it and NVIDIA's
+//               pytorch-quantization implements it: the histogram's bin 0 takes
+//               bin 1's count (exact zeros, half of a ReLU output, would
+//               otherwise decide the result); for each candidate i in
+//               [128, 2048] the reference P is the histogram cut at bin i with
+//               the cut-off mass added to bin i-1; the candidate Q maps bin j
+//               to level floor(j * 128 / i) and spreads each level's count
+//               evenly over its non-empty bins; T = i * binWidth for the i of
+//               least KL(P || Q). Candidates where Q is zero and P is not (bin
+//               i-1 empty, outliers beyond it) are skipped, as their KL is
+//               infinite. One guard of ours: candidates that clip more than
+//               half of the values are skipped too. KL only compares shapes,
+//               so a tensor with no mass near 0 (all x in [0.08, 0.93], say)
+//               otherwise scores KL = 0 where everything piles into the last
+//               bin. onnxruntime's entropy calibrator uses the same idea, but
+//               its defaults (128 bins, 128 quantized bins) leave a single
+//               candidate, so it always returns the full range; we follow
+//               TensorRT.
 //   mse         T minimising the expected squared error of 8-bit quantization
 //               over the histogram: values in bins above T are clipped to T,
 //               values below are rounded to a grid of step (hi - lo) / 255 with

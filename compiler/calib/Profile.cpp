@@ -73,7 +73,9 @@ std::string tensorLine(const std::string &name, const TensorStats &s, const Prof
 /// Errors while reading name the file and the field.
 struct Reader {
   const std::string &path;
-  llvm::Error bad(const std::string &what) const { return makeError("{}: corrupt calibration profile: {}", path, what); }
+  llvm::Error bad(const std::string &what) const {
+    return makeError("{}: corrupt calibration profile: {}", path, what);
+  }
 };
 
 llvm::Expected<std::vector<uint64_t>> decodeHist(const llvm::json::Array &a, const Reader &r, const std::string &t) {
@@ -118,8 +120,8 @@ llvm::Expected<TensorStats> readTensor(const std::string &name, const llvm::json
   if (*count < 0 || sum != uint64_t(*count))
     return r.bad(fmt::format("tensor '{}': 'hist' sums to {}, 'count' says {}", name, sum, *count));
   TensorStats s;
-  if (!TensorStats::fromParts(float(*mn), float(*mx), int(std::clamp<int64_t>(*exponent, -1000, 1000)),
-                              std::move(*h), s))
+  if (!TensorStats::fromParts(float(*mn), float(*mx), int(std::clamp<int64_t>(*exponent, -1000, 1000)), std::move(*h),
+                              s))
     return r.bad(fmt::format("tensor '{}': 'min', 'max', 'exponent' and 'hist' do not agree", name));
   return s;
 }
@@ -264,7 +266,7 @@ llvm::Error checkProfileMatches(const Profile &p, const Graph &g, const std::str
 }
 
 llvm::Expected<std::map<std::string, std::pair<float, float>>> rangesFor(const Profile &p, CalibMethod method,
-                                                                        double percentile) {
+                                                                         double percentile) {
   if (method == CalibMethod::Percentile && !(percentile > 0 && percentile <= 100))
     return makeError("percentile {} is not in (0, 100]", percentile);
   std::map<std::string, std::pair<float, float>> out;

@@ -39,9 +39,9 @@
 namespace qcc {
 
 struct Profile {
-  std::string modelFile; ///< file name of the model (informational)
-  std::string graphHash; ///< identity of the model, see graphHash()
-  int64_t samples = 0;   ///< calibration samples observed
+  std::string modelFile;                    ///< file name of the model (informational)
+  std::string graphHash;                    ///< identity of the model, see graphHash()
+  int64_t samples = 0;                      ///< calibration samples observed
   CalibMethod method = CalibMethod::MinMax; ///< method of the ranges written to the file
   double percentile = kDefaultPercentile;
   std::map<std::string, TensorStats> tensors; ///< by value name
@@ -71,6 +71,6 @@ llvm::Error checkProfileMatches(const Profile &p, const Graph &g, const std::str
 /// Per-tensor calibrated ranges [lo, hi] by value name, for `method` (and
 /// `percentile`, which must be in (0, 100]).
 llvm::Expected<std::map<std::string, std::pair<float, float>>> rangesFor(const Profile &p, CalibMethod method,
-                                                                        double percentile = kDefaultPercentile);
+                                                                         double percentile = kDefaultPercentile);
 
 } // namespace qcc

@@ -2,12 +2,12 @@
 // over calibration data and writes the per-tensor statistics (calib/Profile.h).
 // qcc calibrate --merge a.json b.json ... -o c.json: merges shards of one
 // model; the result equals a single run over all their data.
-#include "calib/Observer.h"
+#include "calib/Collect.h"
 #include "calib/Profile.h"
 #include "driver/Commands.h"
 #include "driver/DataIO.h"
 #include "driver/ModelOptions.h"
-#include "interp/Interpreter.h"
+#include "passes/Pass.h"
 #include "support/Error.h"
 
 #include <llvm/Support/Path.h>
@@ -26,20 +26,26 @@ llvm::cl::list<std::string> inputs(llvm::cl::Positional, llvm::cl::desc("MODEL.o
                                    llvm::cl::OneOrMore, llvm::cl::sub(CalibrateCmd), llvm::cl::cat(qccCategory()));
 llvm::cl::opt<bool> merge("merge", llvm::cl::desc("Merge the given profiles (shards of one model) into one"),
                           llvm::cl::sub(CalibrateCmd), llvm::cl::cat(qccCategory()));
-llvm::cl::opt<std::string> calib("calib", llvm::cl::desc("Calibration data: .npy (batch first), .npz or a folder of .pb"),
+llvm::cl::opt<std::string> calib("calib",
+                                 llvm::cl::desc("Calibration data: .npy (batch first), .npz or a folder of .pb"),
                                  llvm::cl::value_desc("DATA"), llvm::cl::sub(CalibrateCmd),
                                  llvm::cl::cat(qccCategory()));
 llvm::cl::opt<int> calibSamples("calib-samples", llvm::cl::desc("Use the first N samples of DATA (default: all)"),
                                 llvm::cl::value_desc("N"), llvm::cl::init(0), llvm::cl::sub(CalibrateCmd),
                                 llvm::cl::cat(qccCategory()));
 llvm::cl::opt<std::string> method("method",
-                                  llvm::cl::desc("Ranges written to the profile: minmax (default), percentile, "
-                                                 "entropy or mse; the histograms serve every method"),
-                                  llvm::cl::value_desc("METHOD"), llvm::cl::init("minmax"),
+                                  llvm::cl::desc("Ranges written to the profile: minmax, percentile (default, as "
+                                                 "in qcc compile), entropy or mse; the histograms serve every method"),
+                                  llvm::cl::value_desc("METHOD"), llvm::cl::init("percentile"),
                                   llvm::cl::sub(CalibrateCmd), llvm::cl::cat(qccCategory()));
 llvm::cl::opt<double> percentile("percentile", llvm::cl::desc("Percentile of |x| for --method percentile"),
                                  llvm::cl::init(kDefaultPercentile), llvm::cl::sub(CalibrateCmd),
                                  llvm::cl::cat(qccCategory()));
+llvm::cl::opt<unsigned> threads("threads",
+                                llvm::cl::desc("Interpreter threads (default: one per hardware thread); the "
+                                               "profile does not depend on it"),
+                                llvm::cl::value_desc("N"), llvm::cl::init(0), llvm::cl::sub(CalibrateCmd),
+                                llvm::cl::cat(qccCategory()));
 llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's shape: NAME=1x3x224x224"),
                                    llvm::cl::value_desc("NAME=DIMS"), llvm::cl::sub(CalibrateCmd),
                                    llvm::cl::cat(qccCategory()));
@@ -127,6 +133,9 @@ int runCalibration() {
   auto g = loadModelWithShapes(model, shapes);
   if (!g)
     return reportError(g.takeError());
+  // The pipeline `qcc compile` runs: profiles are keyed by value names.
+  if (auto e = runPasses(**g, canonicalizePipeline(), /*verify=*/true))
+    return reportError(withContext(std::move(e), model));
   const Graph &graph = **g;
   auto data = loadDataset(calib, graph);
   if (!data)
@@ -140,32 +149,20 @@ int runCalibration() {
       return reportError(makeError("{}: --calib-samples {} asks for more samples than the {} it holds",
                                    std::string(calib), int(calibSamples), samples));
     if (calibSamples % batch)
-      return reportError(makeError("--calib-samples {} is not a multiple of the model's batch size {}",
-                                   int(calibSamples), batch));
+      return reportError(
+          makeError("--calib-samples {} is not a multiple of the model's batch size {}", int(calibSamples), batch));
     samples = calibSamples;
   }
-  auto interp = Interpreter::create(graph);
-  if (!interp)
-    return reportError(withContext(interp.takeError(), model));
-  CalibrationObserver observer(graph);
-  observer.attach(*interp);
-
   auto start = Clock::now();
   ProgressBar bar(samples);
-  for (int64_t b = 0; b < samples / batch; ++b) {
-    std::vector<Tensor> in = sliceBatch(*data, graph, b);
-    llvm::Error e = observer.observeInputs(in);
-    if (!e) {
-      auto outs = interp->run(in);
-      e = outs ? observer.takeError() : outs.takeError();
-    }
-    if (e) {
-      bar.finish();
-      return reportError(withContext(std::move(e), fmt::format("{}: calibration sample {}", model, b * batch)));
-    }
-    bar.update((b + 1) * batch);
-  }
+  CollectOptions opts;
+  opts.threads = threads;
+  opts.progress = [&](int64_t batchesDone) { bar.update(batchesDone * batch); };
+  auto stats = collectStatistics(
+      graph, samples / batch, [&](int64_t b) { return sliceBatch(*data, graph, b); }, opts);
   bar.finish();
+  if (!stats)
+    return reportError(withContext(stats.takeError(), model));
 
   Profile p;
   p.modelFile = llvm::sys::path::filename(model).str();
@@ -173,7 +170,7 @@ int runCalibration() {
   p.samples = samples;
   p.method = *m;
   p.percentile = percentile;
-  p.tensors = observer.release();
+  p.tensors = std::move(*stats);
   if (auto e = writeProfile(p, output))
     return reportError(std::move(e));
   llvm::errs() << fmt::format("qcc: calibrated {} on {} samples in {:.1f} s ({} tensors, ranges by {}); wrote {}\n",

@@ -1,7 +1,7 @@
 // qcc compile MODEL --calib DATA -o OUT: calibrate, quantize to int8 and write
 // OUT/ with the integer graph (model.qcc.onnx, readable by `qcc run OUT`), its
 // text form (model.qir), the calibration profile and report.json.
-#include "calib/Observer.h"
+#include "calib/Collect.h"
 #include "calib/Profile.h"
 #include "driver/Commands.h"
 #include "driver/CompileReport.h"
@@ -67,27 +67,17 @@ int64_t batchOf(const Graph &g) {
   return g.inputs.empty() || g.inputs[0]->type.shape.empty() ? 1 : g.inputs[0]->type.shape[0];
 }
 
+/// Float-interpreter statistics of `samples` samples of `data`, on all cores.
 llvm::Expected<Profile> calibrateOn(const Graph &g, const Dataset &data, int64_t samples) {
-  auto interp = Interpreter::create(g);
-  if (!interp)
-    return interp.takeError();
-  CalibrationObserver observer(g);
-  observer.attach(*interp);
-  for (int64_t b = 0; b < samples / batchOf(g); ++b) {
-    std::vector<Tensor> in = sliceBatch(data, g, b);
-    if (auto e = observer.observeInputs(in))
-      return std::move(e);
-    auto outs = interp->run(in);
-    if (!outs)
-      return outs.takeError();
-    if (auto e = observer.takeError())
-      return std::move(e);
-  }
+  auto stats =
+      collectStatistics(g, samples / batchOf(g), [&](int64_t b) { return sliceBatch(data, g, b); });
+  if (!stats)
+    return stats.takeError();
   Profile p;
   p.modelFile = llvm::sys::path::filename(model).str();
   p.graphHash = graphHash(g);
   p.samples = samples;
-  p.tensors = observer.release();
+  p.tensors = std::move(*stats);
   return p;
 }
 

@@ -1,4 +1,4 @@
-// qcc command line: qcc inspect | run (compile, calibrate, compare, bench come
+// qcc command line: inspect, run, calibrate, compile (compare and bench come
 // with later milestones). Exit codes: 0 success, 1 a compare threshold failed,
 // 2 bad input or usage.
 #include "driver/Commands.h"
@@ -21,8 +21,10 @@ int main(int argc, char **argv) {
   raw_string_ostream errs(parseErrors);
   if (!cl::ParseCommandLineOptions(argc, argv,
                                    "qcc: an ahead-of-time quantizing model compiler\n\n"
-                                   "  qcc inspect MODEL            print layers, shapes, parameters, MACs\n"
-                                   "  qcc run MODEL --input X -o Y run the float reference interpreter\n\n"
+                                   "  qcc inspect MODEL|OUT            print layers, shapes, parameters, MACs\n"
+                                   "  qcc run MODEL|OUT --input X -o Y run the float model or a compiled one\n"
+                                   "  qcc calibrate MODEL --calib X -o P.json   collect calibration statistics\n"
+                                   "  qcc compile MODEL --calib X -o OUT        quantize to integer arithmetic\n\n"
                                    "Run 'qcc <command> --help' for a command's options.\n",
                                    &errs)) {
     errs.flush();
