@@ -1,5 +1,8 @@
 #include "driver/ModelOptions.h"
 
+#include "quant/ImportQdq.h"
+#include "support/Error.h"
+
 namespace qcc {
 
 llvm::Expected<std::unique_ptr<Graph>> loadModelWithShapes(const std::string &path,
@@ -11,7 +14,14 @@ llvm::Expected<std::unique_ptr<Graph>> loadModelWithShapes(const std::string &pa
       return parsed.takeError();
     opts.inputShapes[parsed->first] = parsed->second;
   }
-  return loadOnnx(path, opts);
+  auto g = loadOnnx(path, opts);
+  if (!g)
+    return g.takeError();
+  // Pre-quantized models (QDQ, QOperator) run as qcc's integer graph.
+  if (hasQuantizedOps(**g))
+    if (auto e = lowerQdq(**g))
+      return withContext(std::move(e), path);
+  return g;
 }
 
 } // namespace qcc

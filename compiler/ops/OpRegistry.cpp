@@ -18,6 +18,7 @@ const OpRegistry &OpRegistry::get() {
     registerTensorOps(r);
     registerResizeOps(r);
     registerQuantOps(r);
+    registerQLinearOps(r);
     return r;
   }();
   return reg;

@@ -81,5 +81,6 @@ void registerShapeOps(OpRegistry &r);
 void registerTensorOps(OpRegistry &r);
 void registerResizeOps(OpRegistry &r);
 void registerQuantOps(OpRegistry &r);
+void registerQLinearOps(OpRegistry &r);
 
 } // namespace qcc

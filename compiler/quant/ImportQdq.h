@@ -1,0 +1,54 @@
+// Pre-quantized models onto qcc's integer graph: QDQ (QuantizeLinear /
+// DequantizeLinear around float ops) and QOperator (QLinearConv, ...) models,
+// keeping the model's own scales and zero points, with ONNX Runtime's
+// arithmetic (rounding "onnx").
+//
+// lowerQdq rewrites a loaded graph in three steps:
+//  1. QDQ node units, selected as ONNX Runtime's QDQ transformer selects them
+//     (DequantizeLinear on every input -> op -> one QuantizeLinear), become the
+//     QOperator op ORT fuses them into: Conv -> QLinearConv, MatMul ->
+//     QLinearMatMul, Gemm -> QGemm (also without a QuantizeLinear: float
+//     output), Add / Mul -> QLinearAdd / QLinearMul, GlobalAveragePool,
+//     Sigmoid, LeakyRelu, Concat -> their QLinear forms. A Relu or Clip between
+//     the op and its QuantizeLinear becomes the output clamp (exact:
+//     quantization is monotone).
+//  2. Data-movement ops between a DequantizeLinear and a QuantizeLinear of the
+//     same grid (MaxPool, Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
+//     Slice, Gather, Expand, Tile, Split, ReduceMax/Min, Resize; ArgMax after a
+//     DequantizeLinear) run on the integers directly, as ORT drops those pairs.
+//  3. Every QOperator node lowers onto qcc integer ops (quant/QLinearLowering.h).
+// Everything else stays as ORT runs it: DequantizeLinear -> float op ->
+// QuantizeLinear ("float islands", listed in the stats).
+//
+// Deliberate differences from ORT on x86: ORT fuses int8-activation Conv and
+// MatMul only on ARM (QDQIsInt8Allowed) and runs them as float islands on
+// x86; qcc always fuses them (the exact integer result). AveragePool and
+// Softmax units, which ORT fuses into QLinearAveragePool / QLinearSoftmax,
+// stay float islands here.
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <llvm/Support/Error.h>
+
+#include <string>
+#include <vector>
+
+namespace qcc {
+
+struct QdqImportStats {
+  int units = 0;     ///< QDQ node units fused into integer ops
+  int dropped = 0;   ///< data-movement ops moved onto the integers
+  int lowered = 0;   ///< QOperator nodes lowered onto qcc ops (including step 1's)
+  std::vector<std::string> kept;         ///< QOperator nodes keeping their own kernel, with why
+  std::vector<std::string> floatIslands; ///< float ops left between DequantizeLinear and QuantizeLinear
+};
+
+/// True when `g` has QuantizeLinear / DequantizeLinear or QOperator nodes.
+bool hasQuantizedOps(const Graph &g);
+
+/// Rewrites a pre-quantized graph onto qcc's integer ops (see above); the
+/// graph is verified afterwards.
+llvm::Error lowerQdq(Graph &g, QdqImportStats *stats = nullptr);
+
+} // namespace qcc
