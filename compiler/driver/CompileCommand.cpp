@@ -212,6 +212,19 @@ int runCompile() {
   if (ec)
     return fail(makeError("{}: cannot move the output into place ({})", out.string(), ec.message()));
 
+  // A readable per-layer summary; report.json has every field.
+  llvm::errs() << fmt::format("{:<40} {:<22} {:>8} {:>10}\n", "layer", "op", "out", "SQNR dB");
+  for (const auto &n : q->graph->nodes()) {
+    const Value *y = n->outputs.empty() ? nullptr : n->outputs[0];
+    if (!y || !y->quant || n->op == "QuantizeLinear")
+      continue;
+    auto f = std::find_if(q->quantizedName.begin(), q->quantizedName.end(),
+                          [&](const auto &kv) { return kv.second == y->name; });
+    auto a = f == q->quantizedName.end() ? acc.end() : acc.find(f->first);
+    std::string name = n->name.size() > 40 ? "..." + n->name.substr(n->name.size() - 37) : n->name;
+    llvm::errs() << fmt::format("{:<40} {:<22} {:>8} {:>10}\n", name, n->domain.empty() ? n->op : n->domain + "::" + n->op,
+                                y->type.elem.str(), a == acc.end() ? "-" : fmt::format("{:.1f}", a->second.sqnrDb()));
+  }
   double worst = INFINITY;
   std::string worstName;
   for (const auto &[name, a] : acc)
