@@ -399,7 +399,13 @@ private:
       if (n.has(k))
         a[k] = n.attrs.at(k);
     a["x_zero_point"] = xq.zeroPoint[0];
-    setOutputAttrs(a, *plan);
+    return emitWeighted(n, "QConv", *qx, qw, *qb, *plan, std::move(a));
+  }
+
+  /// Emits QConv / QGemm(x, w_q, bias_q) with its per-channel requantizers.
+  llvm::Error emitWeighted(const Node &n, const char *op, Value *qx, const QWeights &qw, Value *qb,
+                           const OutputPlan &plan, std::map<std::string, Attribute> a) {
+    setOutputAttrs(a, plan);
     Value *wq = dst_->addConstant(dst_->uniqueName(n.name + "_weight_q"), qw.q);
     QuantInfo wqi;
     wqi.bits = 8;
@@ -408,12 +414,12 @@ private:
     for (double s : qw.scale)
       wqi.scale.push_back(float(s)), wqi.zeroPoint.push_back(0);
     wq->quant = wqi;
-    Value *y = intValue(plan->srcOut->name, plan->srcOut->type.shape, plan->q, actElem());
-    Node *q = emit("QConv", "qcc", n.name, {*qx, wq, *qb}, {y}, a);
-    setRequants(*q, outputRequants(qw, xq.scale[0], plan->q.scale[0]));
+    Value *y = intValue(plan.srcOut->name, plan.srcOut->type.shape, plan.q, actElem());
+    Node *q = emit(op, "qcc", n.name, {qx, wq, qb}, {y}, std::move(a));
+    setRequants(*q, outputRequants(qw, qx->quant->scale[0], plan.q.scale[0]));
     if (auto e = check(*q))
       return e;
-    record(plan->srcOut, y);
+    record(plan.srcOut, y);
     return llvm::Error::success();
   }
 
@@ -456,16 +462,7 @@ private:
     auto qb = quantizeBias(n, bias, qw, xq.scale[0], xq.zeroPoint[0]);
     if (!qb)
       return qb.takeError();
-    std::map<std::string, Attribute> a;
-    setOutputAttrs(a, *plan);
-    Value *wq = dst_->addConstant(dst_->uniqueName(n.name + "_weight_q"), qw.q);
-    Value *y = intValue(plan->srcOut->name, plan->srcOut->type.shape, plan->q, actElem());
-    Node *q = emit("QGemm", "qcc", n.name, {*qx, wq, *qb}, {y}, a);
-    setRequants(*q, outputRequants(qw, xq.scale[0], plan->q.scale[0]));
-    if (auto e = check(*q))
-      return e;
-    record(plan->srcOut, y);
-    return llvm::Error::success();
+    return emitWeighted(n, "QGemm", *qx, qw, *qb, *plan, {});
   }
 
   bool binaryLowerable(const Node &n) {
