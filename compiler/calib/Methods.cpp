@@ -164,7 +164,9 @@ std::pair<float, float> calibratedRange(const TensorStats &s, CalibMethod m, dou
   switch (m) {
   case CalibMethod::MinMax: return {s.min(), s.max()};
   case CalibMethod::Percentile: t = percentileThreshold(s, percentile); break;
-  case CalibMethod::Entropy: t = entropyThreshold(s); break;
+  // As pytorch-quantization: a non-negative tensor (a ReLU output) is
+  // quantized unsigned, so its KL search models 2^8 levels, a signed one 2^7.
+  case CalibMethod::Entropy: t = entropyThreshold(s, s.min() >= 0 ? 2 * kEntropyLevels : kEntropyLevels); break;
   case CalibMethod::Mse: t = mseThreshold(s); break;
   }
   float ft = float(t);

@@ -123,7 +123,8 @@ def calibrated_range(entry, method, percentile=99.999):
     if method == "percentile":
         t = percentile_threshold(h, width, amax, percentile)
     elif method == "entropy":
-        t = entropy_threshold(h, width, amax)
+        # pytorch-quantization: non-negative tensors are unsigned, 2^8 levels.
+        t = entropy_threshold(h, width, amax, 256 if lo >= 0 else 128)
     else:
         t = mse_threshold(h, width, amax, lo, hi)[0]
     return clip_range(float(np.float32(t)), lo, hi)
