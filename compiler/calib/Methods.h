@@ -16,7 +16,9 @@
 //               otherwise decide the result); for each candidate i in
 //               [128, 2048] the reference P is the histogram cut at bin i with
 //               the cut-off mass added to bin i-1; the candidate Q maps bin j
-//               to level floor(j * 128 / i) and spreads each level's count
+//               to level floor(j * L / i) (L = 128 levels for a signed
+//               tensor, 256 for a non-negative one, which int8 holds
+//               unsigned, as pytorch-quantization does) and spreads each level's count
 //               evenly over its non-empty bins; T = i * binWidth for the i of
 //               least KL(P || Q). Candidates where Q is zero and P is not (bin
 //               i-1 empty, outliers beyond it) are skipped, as their KL is
