@@ -397,17 +397,11 @@ Error evalQAdd(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableAr
 }
 
 Error evalQMul(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableArrayRef<Tensor> out) {
-  auto ro = getRequants(n, 1);
-  if (!ro)
-    return ro.takeError();
-  int32_t lo, hi;
-  outputClamp(n, lo, hi);
+  auto o = getOutputRequant(n);
+  if (!o)
+    return o.takeError();
   const int32_t za = int32_t(n.getInt("a_zero_point", 0)), zb = int32_t(n.getInt("b_zero_point", 0));
-  const int32_t zo = int32_t(n.getInt("out_zero_point", 0));
-  const Requant O = (*ro)[0];
-  return evalIntBinary(n, in, out, [&](int32_t a, int32_t b) {
-    return requantizeOutput(int64_t(a - za) * int64_t(b - zb), O, zo, lo, hi);
-  });
+  return evalIntBinary(n, in, out, [&](int32_t a, int32_t b) { return o->apply(int64_t(a - za) * int64_t(b - zb)); });
 }
 
 // ---- Requantize, QGlobalAveragePool, Lut --------------------------------------
@@ -422,18 +416,15 @@ Error inferUnaryInt(Node &n) {
 }
 
 Error evalRequantize(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableArrayRef<Tensor> out) {
-  auto ro = getRequants(n, 1);
-  if (!ro)
-    return ro.takeError();
-  int32_t lo, hi;
-  outputClamp(n, lo, hi);
+  auto o = getOutputRequant(n);
+  if (!o)
+    return o.takeError();
   const int64_t zx = n.getInt("x_zero_point", 0);
-  const int32_t zo = int32_t(n.getInt("out_zero_point", 0));
   return forIntStorage(n, out[0].elem().storage(), [&](auto tag) {
     using T = decltype(tag);
     T *y = out[0].data<T>();
     for (int64_t i = 0; i < in[0]->size(); ++i)
-      y[i] = T(requantizeOutput(in[0]->getInt(i) - zx, (*ro)[0], zo, lo, hi));
+      y[i] = T(o->apply(in[0]->getInt(i) - zx));
   });
 }
 
@@ -450,13 +441,10 @@ Error inferQGap(Node &n) {
 }
 
 Error evalQGap(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableArrayRef<Tensor> out) {
-  auto ro = getRequants(n, 1);
-  if (!ro)
-    return ro.takeError();
-  int32_t lo, hi;
-  outputClamp(n, lo, hi);
+  auto o = getOutputRequant(n);
+  if (!o)
+    return o.takeError();
   const int64_t zx = n.getInt("x_zero_point", 0);
-  const int32_t zo = int32_t(n.getInt("out_zero_point", 0));
   const int64_t planes = out[0].size(), area = in[0]->size() / std::max<int64_t>(planes, 1);
   return forIntStorage(n, out[0].elem().storage(), [&](auto tag) {
     using T = decltype(tag);
@@ -465,7 +453,7 @@ Error evalQGap(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableAr
       int64_t acc = 0;
       for (int64_t i = 0; i < area; ++i)
         acc += in[0]->getInt(p * area + i) - zx;
-      y[p] = T(requantizeOutput(acc, (*ro)[0], zo, lo, hi));
+      y[p] = T(o->apply(acc));
     }
   });
 }

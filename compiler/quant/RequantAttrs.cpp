@@ -62,4 +62,17 @@ void outputClamp(const Node &n, int32_t &lo, int32_t &hi) {
   hi = int32_t(n.getInt("out_max", q.qmax()));
 }
 
+llvm::Expected<OutputRequant> getOutputRequant(const Node &n) {
+  auto rqs = getRequants(n, 1);
+  if (!rqs)
+    return rqs.takeError();
+  if (rqs->size() != 1)
+    return nodeError(n, "expects one requantizer, has {}", rqs->size());
+  OutputRequant o;
+  o.rq = (*rqs)[0];
+  o.zp = int32_t(n.getInt("out_zero_point", 0));
+  outputClamp(n, o.lo, o.hi);
+  return o;
+}
+
 } // namespace qcc

@@ -26,4 +26,14 @@ llvm::Expected<std::vector<Requant>> getRequants(const Node &n, int64_t channels
 /// full range of its output element type.
 void outputClamp(const Node &n, int32_t &lo, int32_t &hi);
 
+/// The output side of a per-tensor requantizing node: y = clamp(zp + R(acc)).
+struct OutputRequant {
+  Requant rq;
+  int32_t zp = 0, lo = 0, hi = 0;
+  int32_t apply(int64_t acc) const { return requantizeOutput(acc, rq, zp, lo, hi); }
+};
+
+/// Reads the single requantizer, out_zero_point and the output clamp.
+llvm::Expected<OutputRequant> getOutputRequant(const Node &n);
+
 } // namespace qcc
