@@ -26,6 +26,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+from ort_reference import graph_input, ort_outputs  # noqa: E402
+
 ort.set_default_logger_severity(3)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,30 +60,6 @@ MODELS = [
     ("hls4ml/conv1d_small_keras", f"{HLS}/conv1d_small_keras.onnx", None, None, {}),
     ("hls4ml/two_layer_keras", f"{HLS}/two_layer_keras.onnx", None, None, {"MatMul": 0}),
 ]
-
-
-def graph_input(model):
-    inits = {i.name for i in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in inits][0]
-
-
-def ort_outputs(model, x, shape):
-    inp = graph_input(model)
-    if shape is not None:
-        for d, v in zip(inp.type.tensor_type.shape.dim, shape):
-            d.dim_value = v
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    try:
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    except Exception:
-        # onnxruntime has no kernels for some very old opsets (Gemm-6)
-        from onnx import version_converter
-        model = version_converter.convert_version(model, 13)
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    batch = sess.get_inputs()[0].shape[0]
-    batch = batch if isinstance(batch, int) else x.shape[0]
-    return np.concatenate([sess.run(None, {inp.name: x[i:i + batch]})[0] for i in range(0, x.shape[0], batch)])
 
 
 def rel(a, b):
