@@ -34,6 +34,13 @@ QuantInfo chooseActivationQuant(float lo, float hi, const QuantizeOptions &opts)
 
 namespace {
 
+/// A real value on a per-tensor grid: clamp(round(v / scale) + zp). NaN maps
+/// to integer 0, as before clamping.
+int64_t onGrid(double v, const QuantInfo &q) {
+  double r = std::nearbyint(v / q.scale[0]) + double(q.zeroPoint[0]);
+  return int64_t(std::clamp(std::isnan(r) ? 0.0 : r, double(q.qmin()), double(q.qmax())));
+}
+
 constexpr int kAddLeftShift = 20; // as qcc::QAdd (ops/QuantOps.cpp)
 
 bool isOneOf(const std::string &op, std::initializer_list<const char *> ops) {
@@ -46,10 +53,12 @@ bool isOneOf(const std::string &op, std::initializer_list<const char *> ops) {
 // Ops that move or select elements: they run on integers unchanged and their
 // output keeps the input's scale and zero point.
 bool keepsScale(const Node &n) {
-  return n.domain.empty() && isOneOf(n.op, {"MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-                                            "Identity", "DepthToSpace", "SpaceToDepth", "Slice", "Split",
-                                            "Gather", "Pad", "Dropout"}) ||
-         (n.op == "Resize" && n.getString("mode", "nearest") == "nearest");
+  if (!n.domain.empty())
+    return false;
+  if (n.op == "Resize")
+    return n.getString("mode", "nearest") == "nearest";
+  return isOneOf(n.op, {"MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity",
+                        "DepthToSpace", "SpaceToDepth", "Slice", "Split", "Gather", "Pad", "Dropout"});
 }
 
 // Elementwise float functions computed exactly through a 256-entry table.
@@ -167,8 +176,7 @@ private:
       q = chooseActivationQuant(f.empty() ? 0.f : *lo, f.empty() ? 0.f : *hi, opts_);
       Tensor t(actElem(), v->type.shape);
       for (size_t i = 0; i < f.size(); ++i)
-        t.setDouble(int64_t(i), std::clamp(std::nearbyint(double(f[i]) / q.scale[0]) + double(q.zeroPoint[0]),
-                                           double(q.qmin()), double(q.qmax())));
+        t.setDouble(int64_t(i), double(onGrid(f[i], q)));
       Value *c = dst_->addConstant(dst_->uniqueName(v->name + "_q"), t);
       c->quant = q;
       intOf_[v] = c;
@@ -274,9 +282,9 @@ private:
     p.lo = q->qmin();
     p.hi = q->qmax();
     if (std::isfinite(amin))
-      p.lo = std::max<int64_t>(p.lo, int64_t(std::nearbyint(amin / q->scale[0])) + q->zeroPoint[0]);
+      p.lo = onGrid(amin, *q);
     if (std::isfinite(amax))
-      p.hi = std::min<int64_t>(p.hi, int64_t(std::nearbyint(amax / q->scale[0])) + q->zeroPoint[0]);
+      p.hi = onGrid(amax, *q);
     return p;
   }
 
@@ -536,9 +544,9 @@ private:
     float hi = n.op == "Relu" ? INFINITY : n.getFloat("max", INFINITY);
     int64_t qlo = xq.qmin(), qhi = xq.qmax();
     if (std::isfinite(lo))
-      qlo = std::clamp(int64_t(std::nearbyint(lo / xq.scale[0])) + xq.zeroPoint[0], xq.qmin(), xq.qmax());
+      qlo = onGrid(lo, xq);
     if (std::isfinite(hi))
-      qhi = std::clamp(int64_t(std::nearbyint(hi / xq.scale[0])) + xq.zeroPoint[0], xq.qmin(), xq.qmax());
+      qhi = onGrid(hi, xq);
     Value *y = intValue(n.outputs[0]->name, n.outputs[0]->type.shape, xq, (*qx)->type.elem);
     Node *q = emit("Clip", "", n.name, {*qx}, {y}, {{"min", qlo}, {"max", qhi}});
     if (auto e = check(*q))
@@ -641,10 +649,8 @@ private:
     if (auto e = def->eval(probe, ins, outs))
       return e;
     std::vector<int64_t> table;
-    for (int64_t i = 0; i < count; ++i) {
-      double v = std::nearbyint(double(outs[0].data<float>()[i]) / oq->scale[0]) + double(oq->zeroPoint[0]);
-      table.push_back(int64_t(std::clamp(std::isnan(v) ? 0.0 : v, double(oq->qmin()), double(oq->qmax()))));
-    }
+    for (int64_t i = 0; i < count; ++i)
+      table.push_back(onGrid(outs[0].data<float>()[i], *oq));
     Value *yq = intValue(n.outputs[0]->name, n.outputs[0]->type.shape, *oq, actElem());
     std::map<std::string, Attribute> a = {{"table", table}, {"out_bits", int64_t(8)},
                                           {"out_signed", int64_t(!opts_.actUnsigned)}, {"source_op", n.op}};
