@@ -60,6 +60,31 @@ double percentileThreshold(const TensorStats &s, double percentile) {
   return s.absMax();
 }
 
+// Generalises TensorRT's bins[0] = bins[1] to every point mass: a bin holding
+// more than kSpike times the mean of its kSpikeReach neighbours on each side
+// is a value repeated verbatim (a ReLU of a constant image background gives
+// one per channel), not part of the spread KL should model; it takes that
+// mean. Without this, KL spends its levels on such spikes and clips the real
+// tail (fashion-mnist CNN: first ReLU clipped at 2.3 of 6.9, -0.7 top-1).
+void flattenPointMasses(std::vector<double> &h) {
+  constexpr int kSpikeReach = 4;
+  constexpr double kSpike = 4.0;
+  const std::vector<double> orig = h;
+  const int nb = int(h.size());
+  for (int j = 1; j < nb; ++j) {
+    double sum = 0;
+    int n = 0;
+    for (int d = -kSpikeReach; d <= kSpikeReach; ++d)
+      if (d != 0 && j + d >= 1 && j + d < nb) {
+        sum += orig[size_t(j + d)];
+        ++n;
+      }
+    const double mean = n ? sum / n : 0;
+    if (orig[size_t(j)] > kSpike * mean && mean > 0)
+      h[size_t(j)] = mean;
+  }
+}
+
 double entropyThreshold(const TensorStats &s, int levels) {
   if (usedBins(s) <= levels)
     return s.absMax(); // no more bins than levels: nothing to gain by clipping
@@ -68,6 +93,7 @@ double entropyThreshold(const TensorStats &s, int levels) {
   // (half of a ReLU output) do not decide the result.
   std::vector<double> h(s.hist().begin(), s.hist().end());
   h[0] = h[1];
+  flattenPointMasses(h);
   // Prefix sums over bins: counts, non-empty bins, and c*log(c), so that each
   // candidate costs O(levels) instead of O(bins).
   std::vector<double> cnt(size_t(nb) + 1, 0), clogc(size_t(nb) + 1, 0);

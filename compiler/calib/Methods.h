@@ -23,7 +23,14 @@
 //               least KL(P || Q). Candidates where Q is zero and P is not (bin
 //               i-1 empty, outliers beyond it) are skipped, as their KL is
 //               infinite. One guard of ours: candidates that clip more than
-//               half of the values are skipped too. KL only compares shapes,
+//               half of the values are skipped too. A second guard: every
+//               other point mass is flattened as bin 0 is (a bin with more
+//               than 4x the mean of its 4 neighbours on each side takes that
+//               mean). A constant image background makes one such spike per
+//               channel after the first ReLU; pytorch-quantization's search
+//               clips the fashion-mnist CNN's first ReLU at 0.79 of 6.9 (10%
+//               of values), ours without the guard at 2.3 (-0.7 top-1), with
+//               it within 0.1 top-1 of float. KL only compares shapes,
 //               so a tensor with no mass near 0 (all x in [0.08, 0.93], say)
 //               otherwise scores KL = 0 where everything piles into the last
 //               bin. onnxruntime's entropy calibrator uses the same idea, but

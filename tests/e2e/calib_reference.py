@@ -50,14 +50,28 @@ def percentile_threshold(h, width, amax, p):
     return min(width * (b + (target - before) / h[b]), amax)
 
 
+def flatten_point_masses(h, reach=4, factor=4.0):
+    """qcc's second guard: a bin j >= 1 above `factor` times the mean of its
+    `reach` neighbours on each side (within [1, len)) takes that mean."""
+    out = h.copy()
+    for j in range(1, len(h)):
+        nb = [h[k] for k in range(j - reach, j + reach + 1) if k != j and 1 <= k < len(h)]
+        mean = sum(nb) / len(nb) if nb else 0.0
+        if mean > 0 and h[j] > factor * mean:
+            out[j] = mean
+    return out
+
+
 def entropy_threshold(h, width, amax, levels=128):
     """KL search as NVIDIA's pytorch-quantization describes it (bin 0 takes bin
     1's count; bin j in level floor(j * levels / i); candidates i in
-    [levels, 2048]), plus qcc's guard against clipping half the data."""
+    [levels, 2048]), plus qcc's guards: never clip half the data, flatten
+    point masses."""
     if int(np.nonzero(h)[0][-1]) + 1 <= levels:
         return amax
     h = h.astype(np.float64)
     h[0] = h[1]
+    h = flatten_point_masses(h)
     total = h.sum()
     best, best_i = math.inf, BINS
     for i in range(levels, BINS + 1):

@@ -23,11 +23,7 @@ METHODS = ["minmax", "percentile", "entropy", "mse"]
 MAX_DROP = 0.5
 # Known gaps, each with its reason; the check fails if one of them starts
 # passing (then remove it here) as well as on any other drop.
-KNOWN_GAPS = {
-    ("fashion_mnist/cnn", "entropy"):
-        "the KL threshold clips the first ReLU output at 2.3 of its max 6.9: the image background makes "
-        "one histogram spike that KL prefers to clip (see issue notes)",
-}
+KNOWN_GAPS = {}
 
 
 def run(cmd):
