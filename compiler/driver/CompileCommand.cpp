@@ -1,6 +1,8 @@
 // qcc compile MODEL --calib DATA -o OUT: calibrate, quantize to int8 and write
 // OUT/ with the integer graph (model.qcc.onnx, readable by `qcc run OUT`), its
-// text form (model.qir), the calibration profile and report.json.
+// text form (model.qir), the calibration profile, report.json and, for
+// --target cpu (the default), the generated C++ library (backends/cpp).
+#include "backends/cpp/CppEmitter.h"
 #include "calib/Collect.h"
 #include "calib/Profile.h"
 #include "driver/Commands.h"
@@ -63,6 +65,38 @@ llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's
                                    llvm::cl::value_desc("NAME=DIMS"), llvm::cl::sub(CompileCmd),
                                    llvm::cl::cat(qccCategory()));
 
+llvm::cl::opt<std::string> target("target", llvm::cl::desc("cpu (default: a portable C++ library) or none (integer graph only)"),
+                                  llvm::cl::init("cpu"), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> libName("name", llvm::cl::desc("Library name and C prefix (default: from the model file)"),
+                                   llvm::cl::value_desc("NAME"), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> weightsMode("weights", llvm::cl::desc("embedded (default: const arrays) or external (NAME.weights.bin)"),
+                                       llvm::cl::init("embedded"), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<bool> build("build", llvm::cl::desc("Build the library with CMake and leave libNAME.a in OUT"),
+                          llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> cxx("cxx", llvm::cl::desc("C++ compiler for --build (default: $CXX or c++)"),
+                               llvm::cl::value_desc("CXX"), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<std::string> toolchain("toolchain", llvm::cl::desc("CMake toolchain file for --build (cross compiling)"),
+                                     llvm::cl::value_desc("FILE"), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+
+bool isCIdentifier(const std::string &s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+llvm::json::Object libraryJson(const cpp::LibraryInfo &lib) {
+  llvm::json::Array layers;
+  for (const auto &l : lib.layers)
+    layers.push_back(llvm::json::Object{{"node", l.node}, {"op", l.op}, {"weight_bytes", l.weightBytes}});
+  return llvm::json::Object{{"name", lib.name},
+                            {"target", "cpu"},
+                            {"arena_bytes", lib.arena.arenaBytes},
+                            {"activation_bytes_sum", lib.arena.sumBytes},
+                            {"activation_bytes_max_live", lib.arena.maxLiveBytes},
+                            {"weight_bytes", lib.weightBytes},
+                            {"layers", std::move(layers)}};
+}
+
 int64_t batchOf(const Graph &g) {
   return g.inputs.empty() || g.inputs[0]->type.shape.empty() ? 1 : g.inputs[0]->type.shape[0];
 }
@@ -115,6 +149,15 @@ int runCompile() {
     return reportError(withContext(r.takeError(), "--rounding"));
   if (calib.empty() && profilePath.empty())
     return reportError(makeError("give calibration data with --calib DATA (or a profile with --profile)"));
+  if (target != "cpu" && target != "none")
+    return reportError(makeError("--target '{}': expected cpu or none", std::string(target)));
+  if (weightsMode != "embedded" && weightsMode != "external")
+    return reportError(makeError("--weights '{}': expected embedded or external", std::string(weightsMode)));
+  if (build && target == "none")
+    return reportError(makeError("--build needs a library: drop --target none"));
+  const std::string name = libName.empty() ? cpp::libraryNameFor(model) : std::string(libName);
+  if (!isCIdentifier(name))
+    return reportError(makeError("--name '{}': must be a C identifier", name));
   auto g = loadModelWithShapes(model, shapes);
   if (!g)
     return reportError(g.takeError());
@@ -195,6 +238,18 @@ int runCompile() {
     fs::remove_all(tmp, ec);
     return reportError(std::move(e));
   };
+  std::optional<cpp::LibraryInfo> lib;
+  if (target == "cpu") {
+    cpp::EmitOptions eo;
+    eo.name = name;
+    eo.externalWeights = weightsMode == "external";
+    auto l = cpp::emitCppLibrary(*q->graph, eo, tmp.string());
+    if (!l)
+      return fail(withContext(l.takeError(), fmt::format("{} (--target cpu; --target none writes the integer graph only)",
+                                                         std::string(model))));
+    lib = std::move(*l);
+    report["library"] = libraryJson(*lib);
+  }
   if (auto e = writeOnnx(*q->graph, (tmp / "model.qcc.onnx").string()))
     return fail(std::move(e));
   if (auto e = writeText(tmp / "model.qir", printGraph(*q->graph)))
@@ -240,6 +295,12 @@ int runCompile() {
                               out.string());
   for (const auto &s : q->floatIslands)
     llvm::errs() << "  float island: " << s << "\n";
+  if (lib)
+    llvm::errs() << fmt::format("qcc: library {}: {}.h, {}.cpp; arena {} bytes (activations side by side {}, largest live "
+                                "set {}), weights {} bytes{}\n",
+                                lib->name, lib->name, lib->name, lib->arena.arenaBytes, lib->arena.sumBytes,
+                                lib->arena.maxLiveBytes, lib->weightBytes,
+                                weightsMode == "external" ? fmt::format(" in {}.weights.bin", lib->name) : "");
   return 0;
 }
 

@@ -51,6 +51,12 @@ public:
     g_ = std::make_unique<Graph>();
     g_->sourcePath = path_;
     g_->name = model.graph().name();
+    // Graphs qcc wrote (OUT/model.qcc.onnx) are in canonical form already, which
+    // is not always valid ONNX for their opset (Clip/Pad/Slice bounds held as
+    // attributes): canonicalizing them again would misread them.
+    for (const auto &p : model.metadata_props())
+      if (p.key() == "qcc.canonical" && p.value() == "1")
+        canonical_ = true;
     if (auto e = readOpsets(model))
       return std::move(e);
     const onnx::GraphProto &gp = model.graph();
@@ -75,6 +81,7 @@ public:
   }
 
 private:
+  bool canonical_ = false; ///< written by qcc: skip canonicalization
   llvm::Error readOpsets(const onnx::ModelProto &model) {
     for (const auto &op : model.opset_import()) {
       std::string d = op.domain() == "ai.onnx" ? "" : op.domain();
@@ -248,7 +255,8 @@ private:
     for (const auto &out : np.output())
       node->outputs.push_back(out.empty() ? nullptr : g_->addValue(out, TensorType{}));
 
-    if (def->canonicalize)
+    // DequantizeLinear's canonicalize only annotates grids: keep it.
+    if (def->canonicalize && (!canonical_ || node->op == "DequantizeLinear"))
       if (auto e = def->canonicalize(*node, opset))
         return e;
     if (auto e = def->infer(*node))

@@ -93,6 +93,10 @@ llvm::Error writeOnnx(const Graph &g, const std::string &path) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.set_producer_name("qcc");
+  // The IR's canonical form, not always valid ONNX for the opset: see OnnxLoader.
+  auto *meta = m.add_metadata_props();
+  meta->set_key("qcc.canonical");
+  meta->set_value("1");
   for (const auto &[domain, version] : g.opsets) {
     auto *op = m.add_opset_import();
     op->set_domain(domain);
