@@ -7,7 +7,7 @@ set -euo pipefail
 debs=(build-essential cmake ninja-build pkg-config
       libonnx-dev libprotobuf-dev protobuf-compiler llvm-dev libfmt-dev
       libopenblas-dev libzip-dev zlib1g-dev googletest libgtest-dev
-      libonnx-testdata python3 python3-pip)
+      libonnx-testdata python3 python3-pip clang)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

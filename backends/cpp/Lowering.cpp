@@ -23,6 +23,8 @@ int64_t Blob::add(const void *data, size_t n) {
 }
 
 std::string ctypeOf(const ElemType &e) {
+  if (e.storage() == Storage::F32)
+    return "float"; // float islands
   if (!e.isInt())
     return "";
   switch (e.storage()) {
@@ -48,11 +50,23 @@ std::vector<int64_t> plainStrides(const Shape &s) {
 }
 
 /// Logical (model-order) strides of a tensor stored in `layout`.
+/// Logical (model-order) strides of a tensor stored in `layout` (NHWC for
+/// rank 4, NWC for rank 3: channels innermost).
 std::vector<int64_t> logicalStrides(const Shape &s, Layout layout) {
-  if (layout == Layout::Plain || s.size() != 4)
+  if (layout == Layout::Plain || (s.size() != 4 && s.size() != 3))
     return plainStrides(s);
+  if (s.size() == 3)
+    return {s[2] * s[1], 1, s[1]};
   const int64_t c = s[1], h = s[2], w = s[3];
   return {h * w * c, 1, w * c, c};
+}
+
+/// Channels-last and the model's layout hold the same bytes (one pixel).
+bool layoutsAgree(const Shape &s) {
+  int64_t spatial = 1;
+  for (size_t d = 2; d < s.size(); ++d)
+    spatial *= s[d];
+  return s.size() < 3 || spatial == 1;
 }
 
 std::string ints(const std::vector<int64_t> &v) {
@@ -223,7 +237,7 @@ private:
     auto a = valueOf(n, v);
     if (!a)
       return a.takeError();
-    if (a->layout == want || v->type.rank() != 4 || (v->type.shape[2] == 1 && v->type.shape[3] == 1))
+    if (a->layout == want || (v->type.rank() != 4 && v->type.rank() != 3) || layoutsAgree(v->type.shape))
       return a;
     if (a->buffer < 0)
       return nodeError(n, "constant input '{}' in NHWC layout is not supported by the cpu backend", v->name);
@@ -240,8 +254,8 @@ private:
     const int from = a->buffer, to = c.buffer;
     st.code = [L = out_.get(), s, src, dst, ct, from, to] {
       return fmt::format("{{\n    static const int64_t dims[] = {{{}}}, src[] = {{{}}}, dst[] = {{{}}};\n"
-                         "    qcc_rt::strided_copy<{}>(4, dims, {}, src, {}, dst);\n  }}",
-                         ints(s), ints(src), ints(dst), ct, at(L, from, ct), at(L, to, ct));
+                         "    qcc_rt::strided_copy<{}>({}, dims, {}, src, {}, dst);\n  }}",
+                         ints(s), ints(src), ints(dst), ct, s.size(), at(L, from, ct), at(L, to, ct));
     };
     converted_[key] = c;
     return c;
@@ -306,9 +320,19 @@ private:
 
   Error lowerOutput(const Value *o, Step &end) {
     const Node *d = o->producer;
+    if (d && o->type.elem.storage() == Storage::F32 && values_.count(o)) { // the end of a float island
+      nodeIndex_ = std::numeric_limits<int>::max() - 1;
+      auto a = inLayout(*d, o, Layout::Plain);
+      if (!a)
+        return a.takeError();
+      end.buffers.push_back(a->buffer);
+      out_->outputBuffers.push_back(a->buffer);
+      out_->outputs.push_back({o->name, o->type.shape, "float", 1.f, 0});
+      return ok();
+    }
     if (!d || !d->domain.empty() || d->op != "DequantizeLinear")
-      return makeError("graph output '{}' is not produced by a DequantizeLinear: the cpu backend runs integer graphs "
-                       "only (float islands are not supported yet)", o->name);
+      return makeError("graph output '{}' is not produced by a DequantizeLinear or a float island the cpu backend "
+                       "supports", o->name);
     auto p = perTensorQuant(*d);
     if (!p)
       return p.takeError();
@@ -327,8 +351,15 @@ private:
   Error lowerNode(const Node &n) {
     for (const Value *o : n.outputs)
       if (o && ctypeOf(o->type.elem).empty())
-        return nodeError(n, "the cpu backend cannot emit this op: output '{}' is {}; only integer layers are "
-                            "supported (float islands are not supported yet)", o->name, o->type.elem.str());
+        return nodeError(n, "the cpu backend cannot emit this op: output '{}' is {}", o->name, o->type.elem.str());
+    if (n.domain.empty() && (n.op == "DequantizeLinear" || n.op == "QuantizeLinear"))
+      return lowerIslandBoundary(n);
+    if (n.domain.empty() && (n.op == "Softmax" || n.op == "LogSoftmax"))
+      return lowerSoftmax(n);
+    for (const Value *o : n.outputs)
+      if (o && o->type.elem.isFloat())
+        return nodeError(n, "float island op: the cpu backend emits Softmax and LogSoftmax islands only so far "
+                            "(--target none writes the integer graph without a library)");
     if (n.domain == "qcc") {
       if (n.op == "QConv")
         return lowerConv(n);
@@ -360,17 +391,94 @@ private:
     return nodeError(n, "the cpu backend cannot emit this op yet");
   }
 
+  /// DequantizeLinear / QuantizeLinear inside the graph, around a float island.
+  Error lowerIslandBoundary(const Node &n) {
+    const Value *x = n.input(0), *y = n.output(0);
+    auto p = perTensorQuant(n);
+    if (!p)
+      return p.takeError();
+    auto xa = valueOf(n, x);
+    if (!xa)
+      return xa.takeError();
+    ArenaValue ya = define(y, xa->layout);
+    const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
+    const int64_t count = x->type.numElements();
+    std::string call;
+    if (n.op == "DequantizeLinear") {
+      call = fmt::format("qcc_rt::dequantize({}, @X, {:.9g}f, {}, @Y);", count, p->first, p->second);
+    } else {
+      QuantInfo q;
+      q.bits = y->type.elem.bits();
+      q.isSigned = y->type.elem.isSigned();
+      call = fmt::format("qcc_rt::quantize({}, @X, {:.9g}f, {}, {}, {}, @Y);", count, p->first, p->second, q.qmin(),
+                         q.qmax());
+    }
+    Step &st = addStep(n, header(n), {xa->buffer, ya.buffer});
+    const int xb = xa->buffer, yb = ya.buffer;
+    st.code = [L = out_.get(), call, tx, ty, xb, yb] {
+      std::string c = call;
+      c.replace(c.find("@X"), 2, at(L, xb, tx));
+      c.replace(c.find("@Y"), 2, at(L, yb, ty));
+      return c;
+    };
+    return ok();
+  }
+
+  /// Float-island Softmax / LogSoftmax: the float interpreter's own code
+  /// (runtime_stub/qcc/float_ops.h), so the result is bit-identical.
+  Error lowerSoftmax(const Node &n) {
+    const Value *x = n.input(0), *y = n.output(0);
+    if (x->type.elem.storage() != Storage::F32)
+      return nodeError(n, "the cpu backend runs float islands in float32 only");
+    auto xa = inLayout(n, x, Layout::Plain);
+    if (!xa)
+      return xa.takeError();
+    const Shape &s = x->type.shape;
+    const int64_t axis = n.getInt("axis", int64_t(s.size()) - 1);
+    const bool coerce2d = n.getInt("coerce2d", 0) != 0;
+    int64_t outer = 1, len = 1, inner = 1;
+    for (int64_t d = 0; d < int64_t(s.size()); ++d) {
+      if (d < axis)
+        outer *= s[size_t(d)];
+      else if (d == axis || coerce2d)
+        len *= s[size_t(d)];
+      else
+        inner *= s[size_t(d)];
+    }
+    ArenaValue ya = define(y, Layout::Plain);
+    const int scratch = inner > 1 ? newBuffer(2 * inner * 4) : -1;
+    Step &st = addStep(n, header(n) + "\n  float island: computed in float32 as the float reference does",
+                       {xa->buffer, ya.buffer, scratch});
+    const int xb = xa->buffer, yb = ya.buffer;
+    const bool logMode = n.op == "LogSoftmax";
+    st.code = [L = out_.get(), xb, yb, outer, len, inner, logMode, scratch] {
+      return fmt::format("qcc_rt::softmax({}, {}, {}, {}, {}, {}, {});", at(L, xb, "float"), at(L, yb, "float"), outer,
+                         len, inner, logMode ? "true" : "false",
+                         scratch >= 0 ? at(L, scratch, "float") : std::string("nullptr"));
+    };
+    return ok();
+  }
+
   Error lowerConv(const Node &n) {
     const Value *x = n.input(0), *w = n.input(1), *b = n.input(2), *y = n.output(0);
     if (!w || !w->isConstant() || w->type.elem.storage() != Storage::I8)
       return nodeError(n, "the cpu backend needs constant int8 weights, weight is {}", w ? shapeStr(w->type) : "?");
     if (b && !b->isConstant())
       return nodeError(n, "bias must be a constant");
+    // A 1-D convolution is a 2-D one of height 1 (NWC is NHWC with H = 1).
     const bool oneD = x->type.rank() == 3;
-    if (oneD)
-      return nodeError(n, "1-D convolution is not supported by the cpu backend yet");
-    const Shape &xs = x->type.shape, &ws = w->type.shape, &ys = y->type.shape;
-    auto strides = n.getInts("strides", {1, 1}), dil = n.getInts("dilations", {1, 1}), pads = n.getInts("pads", {0, 0, 0, 0});
+    Shape xs = x->type.shape, ws = w->type.shape, ys = y->type.shape;
+    auto strides = n.getInts("strides", std::vector<int64_t>(xs.size() - 2, 1));
+    auto dil = n.getInts("dilations", std::vector<int64_t>(xs.size() - 2, 1));
+    auto pads = n.getInts("pads", std::vector<int64_t>(2 * (xs.size() - 2), 0));
+    if (oneD) {
+      xs.insert(xs.begin() + 2, 1);
+      ws.insert(ws.begin() + 2, 1);
+      ys.insert(ys.begin() + 2, 1);
+      strides.insert(strides.begin(), 1);
+      dil.insert(dil.begin(), 1);
+      pads = {0, pads[0], 0, pads[1]};
+    }
     qcc_rt::ConvShape s{};
     s.n = int32_t(xs[0]);
     s.cin = int32_t(xs[1]);
@@ -485,18 +593,27 @@ private:
 
   Error lowerMaxPool(const Node &n) {
     const Value *x = n.input(0), *y = n.output(0);
-    if (x->type.rank() != 4)
-      return nodeError(n, "the cpu backend supports 2-D max pooling only, input is {}", shapeStr(x->type));
+    if (x->type.rank() != 4 && x->type.rank() != 3)
+      return nodeError(n, "the cpu backend supports 1-D and 2-D max pooling, input is {}", shapeStr(x->type));
     if (n.outputs.size() > 1 && n.output(1))
       return nodeError(n, "the Indices output is not supported by the cpu backend");
-    auto k = n.getInts("kernel_shape"), st = n.getInts("strides", {1, 1}), dil = n.getInts("dilations", {1, 1}),
-         pads = n.getInts("pads", {0, 0, 0, 0});
-    if (k.size() != 2)
-      return nodeError(n, "kernel_shape must have 2 values");
+    Shape xs = x->type.shape, ys = y->type.shape;
+    const size_t sp = xs.size() - 2;
+    auto k = n.getInts("kernel_shape"), st = n.getInts("strides", std::vector<int64_t>(sp, 1)),
+         dil = n.getInts("dilations", std::vector<int64_t>(sp, 1)), pads = n.getInts("pads", std::vector<int64_t>(2 * sp, 0));
+    if (k.size() != sp || st.size() != sp || dil.size() != sp || pads.size() != 2 * sp)
+      return nodeError(n, "kernel_shape/strides/dilations/pads do not match the spatial rank");
+    if (sp == 1) { // 1-D: height 1
+      xs.insert(xs.begin() + 2, 1);
+      ys.insert(ys.begin() + 2, 1);
+      k.insert(k.begin(), 1);
+      st.insert(st.begin(), 1);
+      dil.insert(dil.begin(), 1);
+      pads = {0, pads[0], 0, pads[1]};
+    }
     auto xa = inLayout(n, x, Layout::Nhwc);
     if (!xa)
       return xa.takeError();
-    const Shape &xs = x->type.shape, &ys = y->type.shape;
     qcc_rt::PoolShape s{int32_t(xs[0]), int32_t(xs[2]), int32_t(xs[3]), int32_t(xs[1]), int32_t(ys[2]), int32_t(ys[3]),
                         int32_t(k[0]), int32_t(k[1]), int32_t(st[0]), int32_t(st[1]), int32_t(dil[0]), int32_t(dil[1]),
                         int32_t(pads[0]), int32_t(pads[1])};
@@ -516,8 +633,8 @@ private:
 
   Error lowerGap(const Node &n) {
     const Value *x = n.input(0), *y = n.output(0);
-    if (x->type.rank() != 4)
-      return nodeError(n, "the cpu backend supports 2-D global average pooling only, input is {}", shapeStr(x->type));
+    if (x->type.rank() != 4 && x->type.rank() != 3)
+      return nodeError(n, "the cpu backend supports 1-D and 2-D global average pooling, input is {}", shapeStr(x->type));
     auto xa = inLayout(n, x, Layout::Nhwc);
     if (!xa)
       return xa.takeError();
@@ -533,7 +650,7 @@ private:
     st.weightBytes = bytes;
     const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem), rqs = *rq;
     const int xb = xa->buffer, yb = ya.buffer;
-    const int64_t N = xs[0], HW = xs[2] * xs[3], C = xs[1], zx = n.getInt("x_zero_point", 0);
+    const int64_t N = xs[0], HW = xs.size() == 4 ? xs[2] * xs[3] : xs[2], C = xs[1], zx = n.getInt("x_zero_point", 0);
     st.code = [L = out_.get(), tx, ty, rqs, xb, yb, N, HW, C, zx] {
       return fmt::format("{{\n    const qcc_rt::Requant rq = {};\n    qcc_rt::global_avgpool_nhwc({}, {}, {}, {}, {}, rq, {});\n  }}",
                          rqs, N, HW, C, at(L, xb, tx), zx, at(L, yb, ty));
@@ -577,7 +694,7 @@ private:
     for (size_t d = 0; d < R; ++d)
       perm[d] = d;
     if (yl == Layout::Nhwc)
-      perm = {0, 2, 3, 1};
+      perm = R == 4 ? std::vector<size_t>{0, 2, 3, 1} : std::vector<size_t>{0, 2, 1};
     std::vector<int64_t> dims(R), strides[2];
     for (size_t j = 0; j < R; ++j)
       dims[j] = ys[perm[j]];
@@ -741,7 +858,7 @@ private:
                        int64_t dstOff, const std::string &ct) {
     Step &st = addStep(n, comment, {from, to});
     const size_t R = dims.size();
-    const int64_t eb = ct == "int32_t" ? 4 : (ct == "int16_t" || ct == "uint16_t") ? 2 : 1;
+    const int64_t eb = ct == "int32_t" || ct == "float" ? 4 : (ct == "int16_t" || ct == "uint16_t") ? 2 : 1;
     st.code = [L = out_.get(), dims, src, dst, srcOff, dstOff, from, to, ct, R, eb] {
       return fmt::format("{{\n    static const int64_t dims[] = {{{}}}, src[] = {{{}}}, dst[] = {{{}}};\n"
                          "    qcc_rt::strided_copy<{}>({}, dims, {}, src, {}, dst);\n  }}",

@@ -5,6 +5,7 @@
 #include "backends/cpp/CppEmitter.h"
 #include "calib/Collect.h"
 #include "calib/Profile.h"
+#include "driver/BuildLibrary.h"
 #include "driver/Commands.h"
 #include "driver/CompileReport.h"
 #include "driver/DataIO.h"
@@ -262,6 +263,17 @@ int runCompile() {
   js.flush();
   if (auto e = writeText(tmp / "report.json", json + "\n"))
     return fail(std::move(e));
+  if (build && lib) {
+    // Built in the staging folder too, so a failed build leaves no OUT.
+    BuildOptions bo;
+    bo.cxx = cxx;
+    bo.toolchainFile = toolchain;
+    bo.progress = true;
+    auto a = buildLibrary(tmp.string(), lib->name, bo);
+    if (!a)
+      return fail(withContext(a.takeError(), "--build"));
+    fs::remove_all(tmp / "build", ec); // CMake's cache names the staging path
+  }
   fs::remove_all(out, ec);
   fs::rename(tmp, out, ec);
   if (ec)
@@ -301,6 +313,8 @@ int runCompile() {
                                 lib->name, lib->name, lib->name, lib->arena.arenaBytes, lib->arena.sumBytes,
                                 lib->arena.maxLiveBytes, lib->weightBytes,
                                 weightsMode == "external" ? fmt::format(" in {}.weights.bin", lib->name) : "");
+  if (build && lib)
+    llvm::errs() << fmt::format("qcc: built {}/lib{}.a\n", out.string(), lib->name);
   return 0;
 }
 

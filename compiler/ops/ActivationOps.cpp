@@ -30,6 +30,7 @@
 //  - QCC_SIMD_CLONES (ops/Simd.h) compiles kernels for AVX-512 and AVX2
 //    besides the baseline, bit-identical thanks to -ffp-contract=off.
 #include "ops/Simd.h"
+#include "qcc/float_ops.h"
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
@@ -48,33 +49,12 @@ template <typename T> inline T maxOf(T a, T b) { return a > b ? a : b; }
 template <typename T> inline T minOf(T a, T b) { return a < b ? a : b; }
 template <typename T> inline T absOf(T a) { return a < T(0) ? -a : a; }
 
-/// exp(x) for float32 with a branch-free body that the compiler vectorizes:
+/// exp(x) for float32 (runtime_stub/qcc/float_ops.h: generated code runs the same):
 /// x = n*ln2 + r with |r| <= ln2/2; exp(r) by a minimax polynomial (about 1 ulp);
 /// 2^n built from exponent bits. Inputs are clamped to the range where 2^n is a
 /// normal float; exp(-inf) gives ~1e-38 instead of 0, harmless for every user
 /// here (sums with 1, softmax rows whose maximum contributes 1).
-QCC_ALWAYS_INLINE float fastExp(float x) {
-  x = minOf(maxOf(x, -87.3f), 88.37f);
-  const float roundMagic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
-  float t = x * 1.44269504088896341f + roundMagic;
-  float n = t - roundMagic;
-  int32_t ni;
-  std::memcpy(&ni, &t, sizeof ni);
-  ni -= 0x4B400000; // the integer n, read from t's mantissa
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = (ni + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
+QCC_ALWAYS_INLINE float fastExp(float x) { return qcc_rt::fast_exp(x); }
 
 template <typename T> QCC_ALWAYS_INLINE T expOf(T x) {
   if constexpr (std::is_same_v<T, float>)
@@ -469,54 +449,16 @@ Error inferSoftmax(Node &n) {
 
 /// Softmax or log-softmax of one contiguous row.
 template <typename T> QCC_SIMD_CLONES void softmaxRow(const T *x, T *y, int64_t len, bool logMode) {
-  const T m = rowMax(x, len);
-  for (int64_t i = 0; i < len; ++i)
-    y[i] = expOf<T>(x[i] - m);
-  const T sum = laneSum(y, len);
-  if (logMode) {
-    const T lse = m + std::log(sum);
-    for (int64_t i = 0; i < len; ++i)
-      y[i] = x[i] - lse;
-  } else {
-    const T inv = T(1) / sum;
-    for (int64_t i = 0; i < len; ++i)
-      y[i] *= inv;
-  }
+  // The arithmetic lives in float_ops.h, shared with generated float islands.
+  qcc_rt::softmax_row(x, y, len, logMode, rowMax(x, len), [](T v) { return expOf<T>(v); });
 }
 
 /// Softmax along the middle axis of [outer, len, inner] blocks; every inner loop
 /// runs over `inner` contiguous elements.
 template <typename T>
 QCC_SIMD_CLONES void softmaxStrided(const T *x, T *y, int64_t outer, int64_t len, int64_t inner, bool logMode) {
-  std::vector<T> m(static_cast<size_t>(inner)), s(static_cast<size_t>(inner));
-  for (int64_t o = 0; o < outer; ++o) {
-    const T *xb = x + o * len * inner;
-    T *yb = y + o * len * inner;
-    std::fill(m.begin(), m.end(), -std::numeric_limits<T>::infinity());
-    std::fill(s.begin(), s.end(), T(0));
-    for (int64_t k = 0; k < len; ++k)
-      for (int64_t j = 0; j < inner; ++j)
-        m[size_t(j)] = maxOf(m[size_t(j)], xb[k * inner + j]);
-    for (int64_t k = 0; k < len; ++k)
-      for (int64_t j = 0; j < inner; ++j) {
-        T e = expOf<T>(xb[k * inner + j] - m[size_t(j)]);
-        yb[k * inner + j] = e;
-        s[size_t(j)] += e;
-      }
-    if (logMode) {
-      for (int64_t j = 0; j < inner; ++j)
-        s[size_t(j)] = m[size_t(j)] + std::log(s[size_t(j)]);
-      for (int64_t k = 0; k < len; ++k)
-        for (int64_t j = 0; j < inner; ++j)
-          yb[k * inner + j] = xb[k * inner + j] - s[size_t(j)];
-    } else {
-      for (int64_t j = 0; j < inner; ++j)
-        s[size_t(j)] = T(1) / s[size_t(j)];
-      for (int64_t k = 0; k < len; ++k)
-        for (int64_t j = 0; j < inner; ++j)
-          yb[k * inner + j] *= s[size_t(j)];
-    }
-  }
+  std::vector<T> scratch(static_cast<size_t>(2 * inner));
+  qcc_rt::softmax_strided(x, y, outer, len, inner, logMode, scratch.data(), [](T v) { return expOf<T>(v); });
 }
 
 Error evalSoftmax(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::MutableArrayRef<Tensor> out) {

@@ -5,6 +5,8 @@
 // the reference interpreter's numerics do not depend on the host's ISA.
 #pragma once
 
+#include "qcc/float_ops.h"
+
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
 #define QCC_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -26,18 +28,6 @@ namespace qcc {
 /// Sum of a contiguous run with 16 independent partial sums, so that the
 /// compiler keeps them in vector registers (one accumulator would serialise on
 /// the add latency, and float adds may not be reassociated).
-template <typename T> QCC_ALWAYS_INLINE T laneSum(const T *x, int64_t n) {
-  T part[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k)
-      part[k] += x[i + k];
-  for (; i < n; ++i)
-    part[0] += x[i];
-  T r = 0;
-  for (int k = 0; k < 16; ++k)
-    r += part[k];
-  return r;
-}
+template <typename T> QCC_ALWAYS_INLINE T laneSum(const T *x, int64_t n) { return qcc_rt::lane_sum(x, n); }
 
 } // namespace qcc

@@ -7,7 +7,8 @@ data, run `qcc run OUT` (the integer reference) on the same data, and require
 byte-identical outputs. Models: a sweep of small models over conv geometries
 and ops (tests/e2e/backend_models.py) under each rounding convention, uint8
 activations and per-tensor weights; the bundled real models; the float models
-of ../shared/models the compiler supports. A few libraries are also built with
+of ../shared/models the compiler supports (several end in a Softmax float
+island, one is a 1-D CNN). A few libraries are also built with
 clang++ and with -fsanitize=address,undefined. Models the backend cannot
 express must fail with exit 2 naming the node and op.
 
@@ -112,6 +113,9 @@ def cases(tmp):
         out.append((m, os.path.join(d, "model.onnx"), os.path.join(d, "input.npy"), [], gcc))
     # ../shared/models float models the compiler supports.
     shared = [("hls4ml-example-models", "two_layer_keras"), ("hls4ml-example-models", "two_layer_pytorch"),
+              ("hls4ml-example-models", "three_layer_keras"), ("hls4ml-example-models", "three_layer_pytorch"),
+              ("hls4ml-example-models", "dense_big_keras"), ("hls4ml-example-models", "conv2d_small_keras"),
+              ("hls4ml-example-models", "conv1d_small_keras"),
               ("qonnx-testdata", "residual_block_clean"),
               ("qonnx-testdata/bsd300x3-espcn/nn_resize", "float_model"),
               ("qonnx-testdata/bsd300x3-espcn/subpixel", "float_model")]
@@ -131,12 +135,13 @@ def unsupported(qcc, tmp):
     fails = []
     tm = os.path.join(ROOT, "models", "transformer_encoder")
     for model, data, want in [
-            (os.path.join(tm, "model.onnx"), os.path.join(tm, "input.npy"), "float islands"),
-            (os.path.join(SHARED, "hls4ml-example-models", "conv1d_small_keras.onnx"), None, "(qcc::QConv)")]:
+            (os.path.join(tm, "model.onnx"), os.path.join(tm, "input.npy"), "(MatMul): float island op"),
+            (os.path.join(SHARED, "hls4ml-example-models", "conv2d_small_mp_keras.onnx"), None,
+             "(BatchNormalization): float island op")]:
         if not os.path.exists(model):
             continue
         if data is None:
-            data = os.path.join(tmp, "conv1d_x.npy")
+            data = os.path.join(tmp, "unsupported_x.npy")
             np.save(data, random_data(model, 2, seed=3))
         out = os.path.join(tmp, "unsupported_out")
         r = sh([qcc, "compile", model, "--calib", data, "-o", out])
@@ -150,6 +155,34 @@ def unsupported(qcc, tmp):
         fails += [] if ok else [model]
         shutil.rmtree(out, ignore_errors=True)
     return fails
+
+
+def readme_c_example(qcc, tmp):
+    """The README's C example compiles (cc -Wall -Wextra -Werror) against a
+    library built by `qcc compile --build` and runs."""
+    import re
+    text = open(os.path.join(ROOT, "README.md")).read()
+    m = re.search(r"Calling it from C.*?```c\n(.*?)```", text, re.S)
+    if not m:
+        print("FAIL README C example: not found")
+        return 1
+    src = os.path.join(tmp, "readme_main.c")
+    open(src, "w").write(m.group(1))
+    d = os.path.join(ROOT, "models", "fashion_mnist")
+    out = os.path.join(tmp, "readme_lib")
+    r = sh([qcc, "compile", os.path.join(d, "cnn.onnx"), "--calib", os.path.join(d, "calib.npy"), "--calib-samples",
+            "100", "-o", out, "--build"])
+    if r.returncode != 0 or not os.path.exists(os.path.join(out, "libcnn.a")):
+        print(f"FAIL README C example: compile --build exited {r.returncode}: {r.stderr[-500:]}")
+        return 1
+    exe = os.path.join(tmp, "readme_main")
+    r = sh(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", src, "-I", out, os.path.join(out, "libcnn.a"),
+            "-lstdc++", "-lm", "-o", exe])
+    if r.returncode == 0:
+        r = sh([exe])
+    ok = r.returncode == 0 and r.stdout.startswith("class ")
+    print(f"{'ok  ' if ok else 'FAIL'} README C example: exit {r.returncode} {r.stdout.strip()} {r.stderr[-300:]}")
+    return 0 if ok else 1
 
 
 def main():
@@ -174,6 +207,7 @@ def main():
                 print(f"{'ok  ' if good else 'FAIL'} {futures[f]}: {msg}", flush=True)
         if not args.only:
             failed += len(unsupported(qcc, tmp))
+            failed += readme_c_example(qcc, tmp)
         print(f"{len(todo) - failed if failed <= len(todo) else 0} of {len(todo)} libraries bit-exact; {failed} failures")
         return 1 if failed else 0
 
