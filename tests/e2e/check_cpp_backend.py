@@ -72,7 +72,8 @@ def check(qcc, tmp, case):
         build_runner(out, name, exe, cxx, sanitize)
         prefix = os.path.join(tmp, f"{name}_{cxx}_{int(sanitize)}_out")
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="halt_on_error=1")
-        r = sh([exe, "run", data, "--out", prefix], env=env)
+        extra = ["--weights", os.path.join(out, f"{name}.weights.bin")] if "external" in flags else []
+        r = sh([exe, "run", data, "--out", prefix] + extra, env=env)
         if r.returncode != 0:
             return f"runner ({cxx}{' asan/ubsan' if sanitize else ''}) exited {r.returncode}: {r.stderr.strip()[-800:]}"
         got = np.load(prefix + "0.npy").reshape(want.shape)
@@ -99,6 +100,8 @@ def cases(tmp):
             out.append((f"{name}_{rounding}", path, data, ["--rounding", rounding], gcc))
         if name in ("conv_groups", "pool_residual"):
             out.append((f"{name}_u8", path, data, ["--act-uint8"], gcc))
+        if name == "pool_residual":
+            out.append((f"{name}_external", path, data, ["--weights", "external"], gcc + [("g++", True)]))
         if name in ("conv_sweep", "flatten_head"):
             out.append((f"{name}_pt", path, data, ["--per-tensor-weights", "--act-symmetric"], gcc))
     # Bundled models, real data.
