@@ -23,6 +23,10 @@ int dispatchCommand() {
     return runCalibrate();
   if (CompileCmd)
     return runCompile();
+  if (CompareCmd)
+    return runCompare();
+  if (BenchCmd)
+    return runBench();
   llvm::errs() << "qcc: error: no command given; try 'qcc --help'\n";
   return 2;
 }

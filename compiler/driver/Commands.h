@@ -16,10 +16,14 @@ int runInspect();
 int runRun();
 int runCalibrate();
 int runCompile();
+int runCompare();
+int runBench();
 extern llvm::cl::SubCommand InspectCmd;
 extern llvm::cl::SubCommand RunCmd;
 extern llvm::cl::SubCommand CalibrateCmd;
 extern llvm::cl::SubCommand CompileCmd;
+extern llvm::cl::SubCommand CompareCmd;
+extern llvm::cl::SubCommand BenchCmd;
 
 /// Prints "qcc: error: <message>" and returns 2.
 int reportError(llvm::Error e);

@@ -1,5 +1,5 @@
-// qcc command line: inspect, run, calibrate, compile (compare and bench come
-// with later milestones). Exit codes: 0 success, 1 a compare threshold failed,
+// qcc command line: inspect, run, calibrate, compile, compare, bench.
+// Exit codes: 0 success, 1 a compare threshold failed,
 // 2 bad input or usage.
 #include "driver/Commands.h"
 
@@ -24,7 +24,9 @@ int main(int argc, char **argv) {
                                    "  qcc inspect MODEL|OUT            print layers, shapes, parameters, MACs\n"
                                    "  qcc run MODEL|OUT --input X -o Y run the float model or a compiled one\n"
                                    "  qcc calibrate MODEL --calib X -o P.json   collect calibration statistics\n"
-                                   "  qcc compile MODEL --calib X -o OUT        quantize to integer arithmetic\n\n"
+                                   "  qcc compile MODEL --calib X -o OUT        quantize; write the integer graph and a C++ library\n"
+                                   "  qcc compare MODEL OUT --data X [--labels Y] build OUT, compare with float and the integer reference\n"
+                                   "  qcc bench OUT [--iters N]                 time the generated library on one thread\n\n"
                                    "Run 'qcc <command> --help' for a command's options.\n",
                                    &errs)) {
     errs.flush();
