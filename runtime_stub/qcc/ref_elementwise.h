@@ -32,12 +32,14 @@ template <typename F> void for_each_broadcast(const Broadcast &s, F &&f) {
   }
 }
 
-// QAdd, onnx rounding: nearbyint(float(a - za) * sa + float(b - zb) * sb).
-// The products go through double (exact for 24-bit operands) so that no
-// compiler can fuse them into an fma, which would round differently.
+// QAdd, onnx rounding: nearbyint(float(a - za) * sa + float(b - zb) * sb),
+// each product rounded to float before the sum. "+ 0.0f" keeps a compiler that
+// contracts a * b + c into an fma (gcc's default in GNU mode, clang's within an
+// expression) from fusing a product into the sum: an fma with a 0 addend is the
+// correctly rounded product, and the sum's operands are then no products.
 inline int32_t add_onnx(int32_t a, int32_t b, const AddParams &p) {
-  const float pa = float(double(float(a - p.a_zero_point)) * double(p.a.scale[0]));
-  const float pb = float(double(float(b - p.b_zero_point)) * double(p.b.scale[0]));
+  const float pa = float(a - p.a_zero_point) * p.a.scale[0] + 0.0f;
+  const float pb = float(b - p.b_zero_point) * p.b.scale[0] + 0.0f;
   const float r = std::nearbyint(pa + pb) + float(p.out.zero_point);
   return int32_t(std::fmin(std::fmax(r, float(p.out.lo)), float(p.out.hi)));
 }

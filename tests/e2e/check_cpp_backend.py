@@ -6,7 +6,8 @@ runner (runtime_stub/host/runner.cpp) using g++ -Wall -Wextra -Werror, run it on
 data, run `qcc run OUT` (the integer reference) on the same data, and require
 byte-identical outputs. Models: a sweep of small models over conv geometries
 and ops (tests/e2e/backend_models.py) under each rounding convention, uint8
-activations and per-tensor weights; the bundled real models; the float models
+activations and per-tensor weights; the bundled real models; MobileNetV2 quantized
+by onnxruntime's quantize_static (QDQ and QOperator); the float models
 of ../shared/models the compiler supports (several end in a Softmax float
 island, one is a 1-D CNN). A few libraries are also built with
 clang++ and with -fsanitize=address,undefined. Models the backend cannot
@@ -114,6 +115,13 @@ def cases(tmp):
     for m in ("mobilenetv2", "resnet18"):
         d = os.path.join(ROOT, "models", m)
         out.append((m, os.path.join(d, "model.onnx"), os.path.join(d, "input.npy"), [], gcc))
+    # Pre-quantized models (onnxruntime quantize_static): their own scales, onnx rounding, QAddFma.
+    r = sh([sys.executable, os.path.join(HERE, "make_prequantized.py"), tmp, "--models", "mobilenetv2",
+            "--calib-samples", "4"])
+    if r.returncode != 0:
+        raise RuntimeError(f"make_prequantized.py failed: {r.stderr[-1000:]}")
+    for m in ("mobilenetv2_qdq_s8s8_pc", "mobilenetv2_qop_u8s8_pc"):
+        out.append((m, os.path.join(tmp, f"{m}.onnx"), os.path.join(ROOT, "models", "mobilenetv2", "input.npy"), [], gcc))
     # ../shared/models float models the compiler supports.
     shared = [("hls4ml-example-models", "two_layer_keras"), ("hls4ml-example-models", "two_layer_pytorch"),
               ("hls4ml-example-models", "three_layer_keras"), ("hls4ml-example-models", "three_layer_pytorch"),

@@ -1,0 +1,208 @@
+// qcc kernel library: requantization of rows of int32 accumulators, written
+// branch-free over per-channel tables so compilers vectorize it. The scalar
+// requantize() in requant.h is the definition; the tests check that the two
+// agree bit for bit.
+//
+//   y[i] = clamp(zero_point + R_(c0+i)(acc[i] + offset[i]), lo, hi)
+//
+// acc + offset wraps in 32 bits, as the reference's int32 accumulator would.
+// All shift counts and factors are precomputed per channel as int64, so the
+// loops have no variable shifts of constants and one lane width for the 64-bit
+// arithmetic (what vectorizers need).
+#pragma once
+
+#include "requant.h"
+
+#include <cstring>
+
+namespace qcc_rt {
+namespace detail {
+
+// Per-channel requantization parameters, structure of arrays.
+//   tflite: p0 = 2^left; m32 = multiplier (0 where the result is always 0),
+//           r32 = right shift (<= 31), k32 = 2^right - 1 (int32 arrays)
+//   single: p0 = multiplier (0 where the result is always 0), p1 = rounding
+//           addend 2^(total-1) (0 if total <= 0), p2 = total shift (0 if <= 0)
+//   onnx:   scale only.
+struct RqTable {
+  const int64_t *p0, *p1, *p2;
+  const int32_t *m32, *r32, *k32;
+  const float *scale;
+  int32_t rounding, zero_point, lo, hi;
+  bool per_channel;
+  bool left_shift; // tflite: some channel shifts left (multiplier >= 1)
+};
+
+// Bytes of table storage for `channels` channels (int64-aligned).
+inline size_t rq_table_bytes(int32_t channels) {
+  return (size_t(channels) * (3 * sizeof(int64_t) + 3 * sizeof(int32_t)) + 7) / 8 * 8;
+}
+
+// Fills `storage` (rq_table_bytes(rq.channels), int64-aligned) and returns the table.
+inline RqTable rq_prepare(const Requant &rq, int64_t *storage) {
+  const int32_t n = rq.channels;
+  int64_t *p0 = storage, *p1 = storage + n, *p2 = storage + 2 * n;
+  int32_t *m32 = reinterpret_cast<int32_t *>(storage + 3 * n), *r32 = m32 + n, *k32 = r32 + n;
+  RqTable t{p0, p1, p2, m32, r32, k32, rq.scale, rq.rounding, rq.zero_point, rq.lo, rq.hi, n != 1, false};
+  for (int32_t c = 0; c < n; ++c) {
+    p0[c] = p1[c] = p2[c] = 0;
+    m32[c] = r32[c] = k32[c] = 0;
+    if (rq.rounding == kRoundOnnx)
+      continue;
+    const int64_t m = rq.multiplier[c], s = rq.shift[c];
+    if (rq.rounding == kRoundSingle) {
+      const int64_t total = 31 + s;
+      p0[c] = total >= 63 ? 0 : m;
+      p1[c] = total <= 0 ? 0 : total >= 63 ? 0 : int64_t(1) << (total - 1);
+      p2[c] = total <= 0 ? 0 : total >= 63 ? 0 : total;
+    } else {
+      const int64_t left = s < 0 ? (s < -32 ? 32 : -s) : 0, right = s > 0 ? s : 0;
+      p0[c] = int64_t(1) << left;
+      t.left_shift = t.left_shift || left > 0;
+      m32[c] = right > 31 ? 0 : int32_t(m);
+      r32[c] = right > 31 ? 0 : int32_t(right);
+      k32[c] = int32_t((int64_t(1) << r32[c]) - 1);
+    }
+  }
+  return t;
+}
+
+inline int32_t wrap_add(int32_t a, int32_t b) { return int32_t(uint32_t(a) + uint32_t(b)); }
+
+inline int64_t sat32_64(int64_t v) { return v < INT32_MIN ? int64_t(INT32_MIN) : v > INT32_MAX ? int64_t(INT32_MAX) : v; }
+
+// gemmlowp's SRDHM, (v * m + nudge) / 2^31 truncated, equals round-half-up of
+// v * m / 2^31: (v * m + 2^30) >> 31 (floor). Only v = m = INT32_MIN
+// saturates. The rounding right shift then runs on 32-bit lanes.
+// Saturating left shift (kLeft), SRDHM, rounding right shift.
+template <bool kLeft> inline int32_t rq_tflite(int32_t x, int64_t f, int32_t m, int32_t r, int32_t mask) {
+  const int64_t v = kLeft ? sat32_64(int64_t(x) * f) : int64_t(x);
+  int64_t high = (v * m + (int64_t(1) << 30)) >> 31;
+  high = high > INT32_MAX ? int64_t(INT32_MAX) : high; // only v = m = INT32_MIN reaches 2^31
+  const int32_t h = int32_t(high);
+  const int32_t rem = h & mask;
+  const int32_t thr = (mask >> 1) + (h < 0 ? 1 : 0);
+  return (h >> r) + (rem > thr ? 1 : 0);
+}
+
+inline int32_t rq_single(int32_t x, int64_t m, int64_t rnd, int64_t t) {
+  return int32_t(sat32_64((int64_t(x) * m + rnd) >> t));
+}
+
+// onnx: float32 product, clamp (NaN goes to the low end, as fmax does), round half to even.
+inline int32_t rq_onnx(int32_t x, float scale) {
+  float v = float(x) * scale;
+  v = v >= -2147483648.f ? v : -2147483648.f;
+  v = v <= 2147483520.f ? v : 2147483520.f;
+  return int32_t(round_even(v));
+}
+
+// clamp(zp + r, lo, hi) without 64-bit lanes: r is clamped to the bounds
+// shifted by -zp (themselves clamped to int32, which r cannot pass anyway).
+struct OutClamp {
+  int32_t zp, rlo, rhi;
+  OutClamp(int32_t zp_, int32_t lo, int32_t hi) : zp(zp_) {
+    const int64_t l = int64_t(lo) - zp_, h = int64_t(hi) - zp_;
+    rlo = int32_t(l < INT32_MIN ? int64_t(INT32_MIN) : l > INT32_MAX ? int64_t(INT32_MAX) : l);
+    rhi = int32_t(h < INT32_MIN ? int64_t(INT32_MIN) : h > INT32_MAX ? int64_t(INT32_MAX) : h);
+  }
+  int32_t operator()(int32_t r) const { return (r < rlo ? rlo : r > rhi ? rhi : r) + zp; }
+};
+
+// y[i] = TY(v[i]).
+template <typename TY> inline void narrow(const int32_t *v, int32_t n, TY *y) {
+  for (int32_t i = 0; i < n; ++i)
+    y[i] = TY(v[i]);
+}
+
+// In place over `rows` rows of n channels (row r at acc + r * stride):
+// acc[i] = clamp(zp + R(acc[i] + offset[i])), then narrowed into y (row r at
+// y + r * y_stride). The requantization loops are all-int32 at the memory side
+// so their 64-bit intermediates vectorize (narrow stores would not).
+template <bool kPerChannel, typename TY>
+void requant_rows_t(int32_t *acc, size_t stride, const int32_t *offset, int32_t n, int32_t rows, const RqTable &t,
+                    int32_t c0, TY *y, size_t y_stride) {
+  const OutClamp clamp_out(t.zero_point, t.lo, t.hi);
+  const int32_t b = kPerChannel ? c0 : 0;
+  for (int32_t r = 0; r < rows; ++r) {
+    int32_t *a = acc + size_t(r) * stride;
+    if (t.rounding == kRoundOnnx) {
+      const float *sc = t.scale + b;
+      for (int32_t i = 0; i < n; ++i)
+        a[i] = clamp_out(rq_onnx(wrap_add(a[i], offset[i]), sc[kPerChannel ? i : 0]));
+    } else if (t.rounding == kRoundSingle) {
+      const int64_t *p0 = t.p0 + b, *p1 = t.p1 + b, *p2 = t.p2 + b;
+      for (int32_t i = 0; i < n; ++i) {
+        const int32_t j = kPerChannel ? i : 0;
+        a[i] = clamp_out(rq_single(wrap_add(a[i], offset[i]), p0[j], p1[j], p2[j]));
+      }
+    } else if (t.left_shift) {
+      const int64_t *p0 = t.p0 + b;
+      const int32_t *m32 = t.m32 + b, *r32 = t.r32 + b, *k32 = t.k32 + b;
+      for (int32_t i = 0; i < n; ++i) {
+        const int32_t j = kPerChannel ? i : 0;
+        a[i] = clamp_out(rq_tflite<true>(wrap_add(a[i], offset[i]), p0[j], m32[j], r32[j], k32[j]));
+      }
+    } else {
+      const int32_t *m32 = t.m32 + b, *r32 = t.r32 + b, *k32 = t.k32 + b;
+      for (int32_t i = 0; i < n; ++i) {
+        const int32_t j = kPerChannel ? i : 0;
+        a[i] = clamp_out(rq_tflite<false>(wrap_add(a[i], offset[i]), 1, m32[j], r32[j], k32[j]));
+      }
+    }
+    narrow(a, n, y + size_t(r) * y_stride);
+  }
+}
+
+// Per tensor, in place: a[i] = R(a[i]) (kOut: clamp(zp + R(a[i]))).
+template <bool kOut> void rq_apply(int32_t *a, int32_t n, const RqTable &t) {
+  const OutClamp clamp_out(kOut ? t.zero_point : 0, kOut ? t.lo : INT32_MIN, kOut ? t.hi : INT32_MAX);
+  if (t.rounding == kRoundOnnx) {
+    const float sc = t.scale[0];
+    for (int32_t i = 0; i < n; ++i)
+      a[i] = clamp_out(rq_onnx(a[i], sc));
+  } else if (t.rounding == kRoundSingle) {
+    const int64_t p0 = t.p0[0], p1 = t.p1[0], p2 = t.p2[0];
+    for (int32_t i = 0; i < n; ++i)
+      a[i] = clamp_out(rq_single(a[i], p0, p1, p2));
+  } else if (t.left_shift) {
+    const int64_t p0 = t.p0[0];
+    const int32_t m = t.m32[0], r = t.r32[0], k = t.k32[0];
+    for (int32_t i = 0; i < n; ++i)
+      a[i] = clamp_out(rq_tflite<true>(a[i], p0, m, r, k));
+  } else {
+    const int32_t m = t.m32[0], r = t.r32[0], k = t.k32[0];
+    for (int32_t i = 0; i < n; ++i)
+      a[i] = clamp_out(rq_tflite<false>(a[i], 1, m, r, k));
+  }
+}
+
+// Storage for a per-tensor table.
+struct RqTable1 {
+  int64_t storage[8];
+  RqTable t;
+  explicit RqTable1(const Requant &rq) {
+    Requant one = rq;
+    one.channels = 1;
+    t = rq_prepare(one, storage);
+  }
+};
+
+// Requantizes `rows` rows of acc (n channels c0 .. c0 + n - 1, plus offset)
+// into y; acc is overwritten.
+template <typename TY>
+void requant_rows(int32_t *acc, size_t stride, const int32_t *offset, int32_t n, int32_t rows, const RqTable &t,
+                  int32_t c0, TY *y, size_t y_stride) {
+  if (t.per_channel)
+    requant_rows_t<true>(acc, stride, offset, n, rows, t, c0, y, y_stride);
+  else
+    requant_rows_t<false>(acc, stride, offset, n, rows, t, c0, y, y_stride);
+}
+
+template <typename TY>
+void requant_row(int32_t *acc, const int32_t *offset, int32_t n, const RqTable &t, int32_t c0, TY *y) {
+  requant_rows(acc, size_t(n), offset, n, 1, t, c0, y, size_t(n));
+}
+
+} // namespace detail
+} // namespace qcc_rt
