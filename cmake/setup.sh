@@ -19,10 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Python references for tests: numpy, onnx, onnxruntime.
-if ! python3 -c "import numpy, onnx, onnxruntime" 2>/dev/null; then
-  echo "setup: installing Python test packages (numpy, onnx, onnxruntime)"
-  python3 -m pip install -q numpy onnx onnxruntime 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages numpy onnx onnxruntime
+# Python references for tests: numpy, onnx, onnxruntime, qonnx (its executor).
+if ! python3 -c "import numpy, onnx, onnxruntime, qonnx.core.onnx_exec" 2>/dev/null; then
+  echo "setup: installing Python test packages (numpy, onnx, onnxruntime, qonnx)"
+  python3 -m pip install -q numpy onnx onnxruntime qonnx 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages numpy onnx onnxruntime qonnx
 fi
 echo "setup: ok"

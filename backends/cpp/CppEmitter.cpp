@@ -82,8 +82,8 @@ std::string renderHeader(const std::string &N, const Lowered &L, const ArenaStat
         h += fmt::format("/* {} {} \"{}\": float [{}]; quantized {} with scale {:.9g}, zero point {} */\n", kind, i,
                          p.name, shapeList(p.shape), p.ctype, p.scale, p.zeroPoint);
       h += fmt::format("static const int64_t {}_{}{}_shape[] = {{{}}};\n", N, kind, i, shapeList(p.shape));
-      h += fmt::format("#define {}_{}{}_SCALE {:.9g}f\n#define {}_{}{}_ZERO_POINT {}\n", U,
-                       std::string(kind) == "input" ? "INPUT" : "OUTPUT", i, p.scale, U,
+      h += fmt::format("#define {}_{}{}_SCALE {:.9g}f\n#define {}_{}{}_ZERO_POINT {}\n", N,
+                       std::string(kind) == "input" ? "INPUT" : "OUTPUT", i, p.scale, N,
                        std::string(kind) == "input" ? "INPUT" : "OUTPUT", i, p.zeroPoint);
       numels += (i ? ", " : "") + std::to_string(numel(p.shape));
       ranks += (i ? ", " : "") + std::to_string(std::max<size_t>(p.shape.size(), 1));

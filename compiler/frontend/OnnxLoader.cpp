@@ -231,9 +231,14 @@ private:
     node->domain = np.domain() == "ai.onnx" ? "" : np.domain();
     const OpRegistry &reg = OpRegistry::get();
     auto opsetIt = g_->opsets.find(node->domain);
-    if (opsetIt == g_->opsets.end())
+    // QONNX exporters often omit the opset import of their custom domains;
+    // qonnx's executor then reads version 1, and so does qcc.
+    const bool qonnxDomain = node->domain == "onnx.brevitas" || node->domain == "qonnx.custom_op.general" ||
+                             node->domain == "finn.custom_op.general" ||
+                             node->domain == "qonnx.custom_op.channels_last";
+    if (opsetIt == g_->opsets.end() && !qonnxDomain)
       return makeError("{}: domain '{}' has no opset import in this model", node->describe(), node->domain);
-    int64_t opset = opsetIt->second;
+    int64_t opset = opsetIt == g_->opsets.end() ? 1 : opsetIt->second;
     const OpDef *def = reg.lookup(node->domain, node->op);
     if (!def) {
       if (!node->domain.empty() && !reg.knowsDomain(node->domain))
@@ -256,6 +261,9 @@ private:
       node->outputs.push_back(out.empty() ? nullptr : g_->addValue(out, TensorType{}));
 
     // DequantizeLinear's canonicalize only annotates grids: keep it.
+    // A channels-last node wraps a standard op: canonicalize it at the default domain's opset.
+    if (node->domain == "qonnx.custom_op.channels_last")
+      opset = g_->opsets[""];
     if (def->canonicalize && (!canonical_ || node->op == "DequantizeLinear"))
       if (auto e = def->canonicalize(*node, opset))
         return e;

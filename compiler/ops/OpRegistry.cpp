@@ -19,6 +19,7 @@ const OpRegistry &OpRegistry::get() {
     registerResizeOps(r);
     registerQuantOps(r);
     registerQLinearOps(r);
+    registerQonnxOps(r);
     return r;
   }();
   return reg;

@@ -82,5 +82,6 @@ void registerTensorOps(OpRegistry &r);
 void registerResizeOps(OpRegistry &r);
 void registerQuantOps(OpRegistry &r);
 void registerQLinearOps(OpRegistry &r);
+void registerQonnxOps(OpRegistry &r);
 
 } // namespace qcc
