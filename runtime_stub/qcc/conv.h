@@ -1,13 +1,19 @@
 // qcc kernel library: convolution, NHWC (qcc::QConv).
 //
-// Two paths, chosen from the shape alone (so qcc's packing on the host and the
-// kernel on the target agree):
+// Three paths, chosen from the shape alone (so that qcc's packing on the host
+// and the kernel on the target agree whatever the target's SIMD):
 //   depthwise (cin/group == 1 and cout/group == 1): packed [kh*kw][cout] int8;
-//     vectorized over channels, no scratch but the requant table and a row of
-//     accumulators.
-//   everything else: im2col panels of up to kPanelMax output pixels in scratch
-//     times the packed weight rows (gemm_core.h); 1x1 convs are the same GEMM
-//     with a trivial patch.
+//     vectorized over channels, a row of output pixels at a time, the taps
+//     unrolled in registers for 3x3 and 5x5.
+//   small patches (K = cin/group * kh * kw <= kSmallK): packed per group as
+//     tiles of 32 output channels, [tile][K][32] int8; each activation is
+//     broadcast against 32 channels held in vector lanes (no K padding, no
+//     horizontal sums). Covers 1x1 convs with few input channels and RGB stems.
+//   everything else: K-reduction GEMM (gemm_core.h) on im2col panels of up to
+//     kPanelMax output pixels; packed rows [group][cout/group padded to 8][K
+//     padded to 64] int8 plus the per-channel weight sums.
+// Scratch (conv_scratch_bytes) holds the panels, accumulators and the
+// per-channel requantization table; any alignment is fine.
 #pragma once
 
 #include "gemm_core.h"
@@ -101,15 +107,30 @@ void dw_row_any(const TX *xbase, size_t px, int32_t npx, const size_t *tap_off, 
   }
 }
 
+// Channel blocks of 64, then the rest as one block of 32 or 64 ending at C and
+// overlapping the previous one (recomputing a few channels beats the short
+// blocks, which compile to poor code).
 template <int T, typename TX>
 void dw_row_t(const TX *xbase, size_t px, int32_t npx, const size_t *tap_off, const int32_t *wp, int32_t C, int32_t *acc) {
   int32_t c0 = 0;
   for (; c0 + 64 <= C; c0 += 64)
     dw_row_block<T, 64>(xbase + c0, px, npx, tap_off, wp + c0, C, 0, acc + c0);
-  for (; c0 + 16 <= C; c0 += 16)
-    dw_row_block<T, 16>(xbase + c0, px, npx, tap_off, wp + c0, C, 0, acc + c0);
-  if (c0 < C)
-    dw_row_block<T, 0>(xbase + c0, px, npx, tap_off, wp + c0, C, C - c0, acc + c0);
+  const int32_t rest = C - c0;
+  if (rest == 0)
+    return;
+  if (C >= 64 && rest > 32) {
+    c0 = C - 64, dw_row_block<T, 64>(xbase + c0, px, npx, tap_off, wp + c0, C, 0, acc + c0);
+  } else if (rest > 32) { // 32 < C < 64: two blocks of 32
+    dw_row_block<T, 32>(xbase, px, npx, tap_off, wp, C, 0, acc);
+    c0 = C - 32, dw_row_block<T, 32>(xbase + c0, px, npx, tap_off, wp + c0, C, 0, acc + c0);
+  } else if (C >= 32)
+    c0 = C - 32, dw_row_block<T, 32>(xbase + c0, px, npx, tap_off, wp + c0, C, 0, acc + c0);
+  else if (C >= 16) { // 16 <= C < 32: two blocks of 16
+    dw_row_block<T, 16>(xbase, px, npx, tap_off, wp, C, 0, acc);
+    if (C > 16)
+      c0 = C - 16, dw_row_block<T, 16>(xbase + c0, px, npx, tap_off, wp + c0, C, 0, acc + c0);
+  } else
+    dw_row_block<T, 0>(xbase, px, npx, tap_off, wp, C, C, acc);
 }
 
 // acc[p][c] for npx interior output pixels starting at xbase (tap (0, 0) of the first).

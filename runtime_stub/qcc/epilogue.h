@@ -199,10 +199,6 @@ void requant_rows(int32_t *acc, size_t stride, const int32_t *offset, int32_t n,
     requant_rows_t<false>(acc, stride, offset, n, rows, t, c0, y, y_stride);
 }
 
-template <typename TY>
-void requant_row(int32_t *acc, const int32_t *offset, int32_t n, const RqTable &t, int32_t c0, TY *y) {
-  requant_rows(acc, size_t(n), offset, n, 1, t, c0, y, size_t(n));
-}
 
 } // namespace detail
 } // namespace qcc_rt

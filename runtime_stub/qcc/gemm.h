@@ -27,8 +27,7 @@ void gemm(const GemmShape &s, const TX *x, const int8_t *w_packed, const int32_t
     for (int32_t i = 0; i < rows; ++i) {
       const TX *src = x + size_t(m0 + i) * size_t(s.k);
       AccT *row = ctx.a + size_t(i) * size_t(kp);
-      for (int32_t k = 0; k < s.k; ++k)
-        row[k] = to_a<TX>(src[k]);
+      convert_run(src, s.k, row);
       for (int32_t k = s.k; k < kp; ++k)
         row[k] = AccT(0);
     }

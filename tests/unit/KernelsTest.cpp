@@ -27,7 +27,7 @@ TEST(KernelsRequant, MatchesQccRequantizeOverEdges) {
   // Exact halves for the rounding tie cases.
   for (int sh = 1; sh < 12; ++sh)
     for (int64_t k : {-3, -1, 1, 3})
-      accs.push_back(k << (sh - 1));
+      accs.push_back(k * (int64_t(1) << (sh - 1)));
   std::vector<int32_t> mults = {0, 1, 2, 3, 1 << 29, (1 << 30) - 1, 1 << 30, (1 << 30) + 1, 1518500250, INT32_MAX - 1,
                                 INT32_MAX};
   std::uniform_int_distribution<int32_t> md(1 << 30, INT32_MAX);
