@@ -155,9 +155,7 @@ std::string renderSource(const std::string &N, const Lowered &L, bool external) 
   for (size_t i = 0; i < L.inputs.size(); ++i) {
     const PortInfo &p = L.inputs[i];
     const int64_t off = L.buffers[size_t(L.inputBuffers[i])].offset;
-    const bool sgn = p.ctype[0] != 'u';
-    const int bits = ctypeBytes(p.ctype) * 8;
-    const int64_t qmin = sgn ? -(int64_t(1) << (bits - 1)) : 0, qmax = sgn ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
+    const int64_t qmin = p.qmin, qmax = p.qmax; // the element's bits (an int4 input clamps to [-8, 7])
     s += fmt::format("  if (!inputs[{0}])\n    return {1}_ERR_NULL_POINTER;\n"
                      "  qcc_rt::quantize({2}, inputs[{0}], {3:.9g}f, {4}, {5}, {6}, at<{7}>(A, {8}));\n",
                      i, N, numel(p.shape), p.scale, p.zeroPoint, qmin, qmax, p.ctype, off);

@@ -34,6 +34,7 @@ struct PortInfo {
   std::string ctype;   ///< quantized element type, e.g. "int8_t"
   float scale = 1.f;
   int64_t zeroPoint = 0;
+  int64_t qmin = 0, qmax = 0; ///< range of the quantized element type (its bits, not its storage)
 };
 
 struct LayerInfo {

@@ -314,7 +314,10 @@ private:
     ArenaValue &a = define(y, Layout::Plain);
     out_->steps[0].buffers.push_back(a.buffer);
     out_->inputBuffers.push_back(a.buffer);
-    out_->inputs.push_back({in->name, in->type.shape, ctypeOf(y->type.elem), p->first, p->second});
+    QuantInfo range;
+    range.bits = y->type.elem.bits();
+    range.isSigned = y->type.elem.isSigned();
+    out_->inputs.push_back({in->name, in->type.shape, ctypeOf(y->type.elem), p->first, p->second, range.qmin(), range.qmax()});
     return ok();
   }
 

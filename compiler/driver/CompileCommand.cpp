@@ -198,6 +198,10 @@ int runCompile() {
   }
   profile.method = *m;
   profile.percentile = percentile;
+  // QONNX models: Quant nodes become the model's own integer grids (the
+  // profile, keyed to the graph as loaded, still covers any float rest).
+  if (auto e = lowerQonnxModel(**g, model))
+    return reportError(std::move(e));
   auto ranges = rangesFor(profile, *m, percentile);
   if (!ranges)
     return reportError(ranges.takeError());

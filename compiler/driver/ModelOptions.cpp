@@ -1,7 +1,11 @@
 #include "driver/ModelOptions.h"
 
 #include "quant/ImportQdq.h"
+#include "quant/ImportQonnx.h"
+#include "ops/OpRegistry.h"
 #include "support/Error.h"
+
+#include <algorithm>
 
 namespace qcc {
 
@@ -17,11 +21,43 @@ llvm::Expected<std::unique_ptr<Graph>> loadModelWithShapes(const std::string &pa
   auto g = loadOnnx(path, opts);
   if (!g)
     return g.takeError();
-  // Pre-quantized models (QDQ, QOperator) run as qcc's integer graph.
-  if (hasQuantizedOps(**g))
+  // Pre-quantized models (QDQ, QOperator) run as qcc's integer graph. QONNX
+  // models stay float here (qcc run MODEL is qonnx's executor); qcc compile
+  // lowers them (lowerQonnxModel), after calibrating on this graph, so that
+  // qcc compare's reload of MODEL matches the profile.
+  if (hasQuantizedOps(**g) && !hasQonnxOps(**g))
     if (auto e = lowerQdq(**g))
       return withContext(std::move(e), path);
   return g;
+}
+
+llvm::Error lowerQonnxModel(Graph &g, const std::string &path) {
+  if (!hasQonnxOps(g))
+    return llvm::Error::success();
+  QonnxImportStats st;
+  if (auto e = lowerQonnx(g, &st))
+    return withContext(std::move(e), path);
+  if (auto e = checkQonnxLowered(g, &st))
+    return withContext(std::move(e), path);
+  QdqImportOptions qo;
+  qo.qonnx = true;
+  if (auto e = lowerQdq(g, nullptr, qo))
+    return withContext(std::move(e), path);
+  // The model's precision is kept, never re-chosen: a float op left between
+  // the quantizers (one the QDQ lowering does not fuse, e.g. a
+  // BatchNormalization between Conv and Quant) would be quantized by
+  // calibration instead, so it is an error.
+  for (const auto &n : g.nodes()) {
+    if (n->domain.empty() && (n->op == "QuantizeLinear" || n->op == "DequantizeLinear"))
+      continue;
+    auto isFloat = [](const Value *v) { return v && v->type.elem.isFloat(); };
+    if (std::any_of(n->inputs.begin(), n->inputs.end(), isFloat) ||
+        std::any_of(n->outputs.begin(), n->outputs.end(), isFloat))
+      return withContext(nodeError(*n, "float op of a QONNX model is not lowered to integers yet (qcc keeps the "
+                                       "model's own quantization; it does not quantize this op itself)"),
+                         path);
+  }
+  return llvm::Error::success();
 }
 
 } // namespace qcc

@@ -277,6 +277,55 @@ llvm::Expected<QuantParams> quantParams(const Node &n) {
   return p;
 }
 
+/// Records the grid of a Quant's output (QuantInfo, as DequantizeLinear's
+/// canonicalize does) when it is one: constant integer bit width 2..16 (any
+/// rounding mode: the result is always on the grid), one integer zero point
+/// inside the range, a positive float32 scale per tensor or along one axis.
+/// A Quant of a constant folds at import; quant/ImportQdq.h recovers its
+/// integers from this grid (exactly: Quant's output is float32((q - z) * s)).
+Error canonicalizeQuant(Node &n, int64_t) {
+  Value *x = n.input(0), *s = n.input(1), *z = n.input(2), *b = n.input(3), *y = n.output(0);
+  if (!x || !s || !z || !b || !y || !s->isConstant() || !z->isConstant() || !b->isConstant())
+    return ok();
+  if (s->constant->elem() != ElemType::f32() || b->constant->size() != 1 || z->constant->size() < 1)
+    return ok();
+  const double bits = b->constant->getDouble(0);
+  const bool isSigned = n.getInt("signed", 1) != 0, narrow = n.getInt("narrow", 1) != 0;
+  if (!(bits >= 2 && bits <= 16 && bits == std::floor(bits)))
+    return ok();
+  const double zp = z->constant->getDouble(0);
+  for (int64_t i = 0; i < z->constant->size(); ++i)
+    if (z->constant->getDouble(i) != zp)
+      return ok();
+  const int64_t lo = minInt(isSigned, narrow, int64_t(bits)), hi = maxInt(isSigned, narrow, int64_t(bits));
+  if (zp != std::floor(zp) || zp < double(lo) || zp > double(hi))
+    return ok();
+  const Shape &xs = x->type.shape, &ss = s->type.shape;
+  if (ss.size() > xs.size())
+    return ok();
+  int64_t axis = -1;
+  const size_t off = xs.size() - ss.size();
+  for (size_t d = 0; d < ss.size(); ++d)
+    if (ss[d] != 1) {
+      if (axis >= 0 || ss[d] != xs[off + d])
+        return ok();
+      axis = int64_t(off + d);
+    }
+  QuantInfo q;
+  q.scale = s->constant->toFloats();
+  for (float v : q.scale)
+    if (!(v > 0) || !std::isfinite(v))
+      return ok();
+  q.zeroPoint.assign(q.scale.size(), int64_t(zp));
+  q.axis = axis;
+  q.bits = unsigned(bits);
+  q.isSigned = isSigned;
+  q.narrow = narrow;
+  q.rounding = Rounding::Onnx;
+  y->quant = std::move(q);
+  return ok();
+}
+
 Error inferQuant(Node &n) {
   if (auto e = expectInputs(n, 4, 4))
     return e;
@@ -807,7 +856,7 @@ int64_t macsChannelsLast(const Node &n) {
 
 void registerQonnxOps(OpRegistry &r) {
   for (const char *d : kQonnxDomains) {
-    r.add({"Quant", d, nullptr, inferQuant, evalQuant});
+    r.add({"Quant", d, canonicalizeQuant, inferQuant, evalQuant});
     r.add({"BipolarQuant", d, nullptr, inferBipolarQuant, evalBipolarQuant});
     r.add({"Trunc", d, canonicalizeTrunc, inferTrunc, evalTrunc});
     r.add({"MultiThreshold", d, nullptr, inferMultiThreshold, evalMultiThreshold});

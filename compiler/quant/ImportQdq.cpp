@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -27,16 +29,19 @@ struct QTensor {
   bool fromNode = false; ///< a DequantizeLinear node (not a folded constant)
 };
 
-/// The QuantizeLinear that ends a node unit, and the Relu / Clip before it.
+/// The QuantizeLinear that ends a node unit, the Relu / Clip before it, and
+/// the integer Clip after it that a QONNX quantizer narrower than its type
+/// becomes (quant/ImportQonnx.h).
 struct QOut {
-  Node *q = nullptr, *clip = nullptr;
+  Node *q = nullptr, *clip = nullptr, *qclip = nullptr;
+  std::optional<std::pair<int64_t, int64_t>> qrange; ///< qclip's bounds
   Value *out = nullptr, *scale = nullptr, *zp = nullptr;
   ElemType elem = ElemType::intN(8, false);
 };
 
 class QdqImporter {
 public:
-  QdqImporter(Graph &g, QdqImportStats &st) : g_(g), st_(st) {}
+  QdqImporter(Graph &g, QdqImportStats &st, const QdqImportOptions &o) : g_(g), st_(st), opts_(o) {}
 
   Error run() {
     // 1 and 2: node units, in topological order. A rewrite replaces the node
@@ -165,9 +170,35 @@ private:
 
   static bool isScalar(const Value *v) { return v && v->isConstant() && v->constant->size() == 1; }
 
-  /// Per-tensor 8-bit activation (ORT's fused kernels take scalar activation grids).
-  static bool isActivation(const QTensor &t) {
-    return isScalar(t.scale) && isScalar(t.zp) && t.elem.bits() == 8;
+  /// Per-tensor activation of 2..8 bits (ORT's fused kernels take scalar
+  /// activation grids; sub-8-bit ones come from QONNX, held in 8-bit storage).
+  bool isActivation(const QTensor &t) const {
+    return isScalar(t.scale) && isScalar(t.zp) && (opts_.qonnx ? t.elem.bits() >= 2 && t.elem.bits() <= 8 : t.elem.bits() == 8);
+  }
+
+  /// 8-bit weights; QONNX: 2..8 bits.
+  bool weightBits(ElemType e) const { return opts_.qonnx ? e.bits() >= 2 && e.bits() <= 8 : e.bits() == 8; }
+
+  /// Sub-8-bit integers (QONNX): ORT's int8/uint8 pairing rules do not apply.
+  static bool subByte(ElemType e) { return e.bits() < 8; }
+
+  /// ORT's type rule for a unit's activation x, weight w and output y
+  /// (int8 activations need int8 weights, the output has the input's type);
+  /// QONNX: any types of 2..8 bits.
+  bool typesPair(ElemType x, ElemType w, ElemType y) const {
+    if (opts_.qonnx)
+      return w.bits() <= 8 && y.bits() <= 8;
+    return (!x.isSigned() || w == x) && y == x;
+  }
+
+  /// An integer Clip on the integers right after a QuantizeLinear.
+  Node *integerClipAfter(Value *q) {
+    if (!q || isGraphOutput(q))
+      return nullptr;
+    std::vector<Node *> us = g_.users(q);
+    if (us.size() != 1 || !isOnnxOp(us[0], "Clip") || us[0]->input(0) != q || !us[0]->output(0))
+      return nullptr;
+    return us[0];
   }
 
   /// The single QuantizeLinear consuming node n's only output (optionally
@@ -202,8 +233,14 @@ private:
     r.q = u;
     r.out = o;
     r.elem = o->type.elem;
-    if (!r.elem.isInt() || r.elem.bits() != 8)
+    if (!r.elem.isInt() || r.elem.bits() > 8 || (!opts_.qonnx && r.elem.bits() != 8) || r.elem.bits() < 2)
       return std::nullopt;
+    if (Node *c = opts_.qonnx ? integerClipAfter(o) : nullptr) {
+      r.qclip = c;
+      r.out = c->output(0);
+      r.qrange = std::make_pair(c->getInt("min", std::numeric_limits<int64_t>::min()),
+                                c->getInt("max", std::numeric_limits<int64_t>::max()));
+    }
     r.scale = s;
     r.zp = z ? z : zeroConstant(r.elem, s->type.shape, u->name + "/zero_point");
     return r;
@@ -232,15 +269,23 @@ private:
       return unitBinary(n);
     if (op == "GlobalAveragePool" || op == "Sigmoid" || op == "LeakyRelu")
       return unitUnary(n);
+    if (op == "Concat" && opts_.qonnx)
+      if (auto e = sinkConcat(n); e || !n.input(0) || n.input(0)->type.elem.isInt())
+        return e;
     if (op == "Concat")
       return unitConcat(n);
     if (op == "Split")
       return dropSplit(n);
     if (op == "ArgMax")
       return dropDequantize(n);
+    if (op == "QuantizeLinear" && opts_.qonnx)
+      return requantizeUnit(n);
     static const std::set<std::string> dataMovement = {
         "Expand", "Flatten", "Gather",  "GatherElements", "Reshape",   "Slice",     "Squeeze",
         "Tile",   "Transpose", "Unsqueeze", "MaxPool",   "ReduceMax", "ReduceMin", "Resize"};
+    if (dataMovement.count(op) && opts_.qonnx)
+      if (auto e = sinkDequantize(n); e || !n.input(0) || n.input(0)->type.elem.isInt())
+        return e;
     if (dataMovement.count(op))
       return dropQdq(n);
     return Error::success();
@@ -259,17 +304,38 @@ private:
     Value *out = qo ? qo->out : target.output(0);
     const TensorType outType = out->type;
     // Infer on a scratch value first: the unit's output must keep its type.
+    // ORT's QOperator ops take 8-bit types: sub-8-bit QONNX integers are
+    // checked as the 8-bit type holding them (the lowering keeps their width).
     Value scratch;
-    qn->outputs = {&scratch};
+    Node probe = *qn;
+    std::vector<std::unique_ptr<Value>> widened;
+    for (Value *&v : probe.inputs)
+      if (v && v->type.elem.isInt() && subByte(v->type.elem)) {
+        auto w = std::make_unique<Value>();
+        w->name = v->name;
+        w->type = v->type;
+        w->type.elem = ElemType::intN(8, v->type.elem.isSigned());
+        if (v->isConstant()) {
+          Tensor t(w->type.elem, v->type.shape); // same storage: copy the bytes
+          std::memcpy(t.raw(), v->constant->raw(), size_t(v->constant->size()) * v->type.elem.storageBytes());
+          w->constant = std::move(t);
+        }
+        v = w.get();
+        widened.push_back(std::move(w));
+      }
+    probe.outputs = {&scratch};
+    TensorType wantType = outType;
+    if (wantType.elem.isInt() && subByte(wantType.elem))
+      wantType.elem = ElemType::intN(8, wantType.elem.isSigned());
     // A unit qcc cannot fuse stays a float island.
     const OpDef *def = OpRegistry::get().lookup(qn->domain, qn->op);
     if (!def)
       return Error::success();
-    if (auto e = def->infer(*qn)) {
+    if (auto e = def->infer(probe)) {
       llvm::consumeError(std::move(e));
       return Error::success();
     }
-    if (scratch.type != outType)
+    if (scratch.type != wantType)
       return Error::success();
     auto tensorOf = [&](size_t k) -> const Tensor * {
       Value *v = qn->input(k);
@@ -291,6 +357,8 @@ private:
       clamp = clipRange(*qo); // before the Clip node is erased
     Node *inserted = g_.insertNodeBefore(&target, std::move(qn));
     if (qo) {
+      if (qo->qclip)
+        g_.eraseNode(qo->qclip);
       g_.eraseNode(qo->q);
       if (qo->clip)
         g_.eraseNode(qo->clip);
@@ -306,6 +374,8 @@ private:
     st_.lowered++;
     if (clamp)
       clampOutput(*out->producer, qo->elem, *clamp);
+    if (qo && qo->qrange)
+      clampOutput(*out->producer, qo->elem, *qo->qrange);
     return Error::success();
   }
 
@@ -342,9 +412,7 @@ private:
 
   Error unitConv(Node &n) {
     auto x = dequantized(n.input(0)), w = dequantized(n.input(1));
-    if (!x || !w || !isActivation(*x) || w->elem.bits() != 8 || (w->axis != -1 && w->axis != 0))
-      return Error::success();
-    if (x->elem.isSigned() && w->elem != x->elem) // ORT: int8 activations need int8 weights
+    if (!x || !w || !isActivation(*x) || !weightBits(w->elem) || (w->axis != -1 && w->axis != 0))
       return Error::success();
     std::optional<QTensor> b;
     if (n.input(2)) {
@@ -353,7 +421,8 @@ private:
         return Error::success();
     }
     auto qo = quantizedOutput(n, true);
-    if (!qo || qo->elem != x->elem)
+    // ORT: int8 activations need int8 weights, and the output has the input's type.
+    if (!qo || !typesPair(x->elem, w->elem, qo->elem))
       return Error::success();
     std::vector<Value *> in = {x->q, x->scale, x->zp, w->q, w->scale, w->zp, qo->scale, qo->zp};
     if (b)
@@ -364,12 +433,12 @@ private:
 
   Error unitGemm(Node &n) {
     auto a = dequantized(n.input(0)), b = dequantized(n.input(1));
-    if (!a || !b || !isActivation(*a) || b->elem.bits() != 8)
+    if (!a || !b || !isActivation(*a) || !weightBits(b->elem))
       return Error::success();
     const bool transB = n.getInt("transB", 0) != 0;
     if (b->axis != -1 && b->axis != (transB ? 0 : 1)) // per output column only
       return Error::success();
-    if (a->elem.isSigned() && b->elem != a->elem)
+    if (!typesPair(a->elem, b->elem, a->elem))
       return Error::success();
     std::optional<QTensor> c;
     if (n.input(2)) {
@@ -379,7 +448,7 @@ private:
     }
     // ORT fuses Gemm also without a QuantizeLinear after it (float output).
     std::optional<QOut> qo = quantizedOutput(n, true);
-    if ((qo && qo->elem != a->elem) || (!qo && feedsQuantize(n)))
+    if ((qo && !typesPair(a->elem, b->elem, qo->elem)) || (!qo && feedsQuantize(n)))
       return Error::success();
     std::vector<Value *> in = {a->q, a->scale, a->zp, b->q, b->scale, b->zp, c ? c->q : nullptr};
     if (qo) {
@@ -393,14 +462,14 @@ private:
 
   Error unitMatMul(Node &n) {
     auto a = dequantized(n.input(0)), b = dequantized(n.input(1));
-    if (!a || !b || !isActivation(*a) || b->elem.bits() != 8)
+    if (!a || !b || !isActivation(*a) || !weightBits(b->elem))
       return Error::success();
     if (b->axis != -1 && b->axis != b->q->type.rank() - 1)
       return Error::success();
-    if (a->elem.isSigned() && b->elem != a->elem)
+    if (!typesPair(a->elem, b->elem, a->elem))
       return Error::success();
     auto qo = quantizedOutput(n, true);
-    if (!qo || qo->elem != a->elem)
+    if (!qo || !typesPair(a->elem, b->elem, qo->elem))
       return Error::success();
     return replaceUnit(n, qo, "QLinearMatMul", "",
                        {a->q, a->scale, a->zp, b->q, b->scale, b->zp, qo->scale, qo->zp}, {});
@@ -447,6 +516,156 @@ private:
     return replaceUnit(n, qo, "QLinearConcat", "com.microsoft", in, copyAttrs(n, {"axis"}));
   }
 
+  /// QONNX: data movement after a DequantizeLinear runs on the integers and
+  /// the DequantizeLinear moves after it (QONNX puts no Quant after
+  /// Flatten, MaxPool, ... : the op keeps its input's grid). Then the op that
+  /// consumes the result sees a DequantizeLinear and fuses.
+  Error sinkDequantize(Node &n) {
+    auto x = onlyDequantizedInput(n);
+    size_t outs = 0;
+    for (Value *o : n.outputs)
+      outs += o ? 1 : 0;
+    if (!x || outs != 1 || n.outputs.size() != 1)
+      return Error::success();
+    if (n.op == "Split" || n.op == "ReduceMax" || n.op == "ReduceMin")
+      return Error::success();
+    if (n.op == "MaxPool" && (g_.opsets.count("") ? g_.opsets.at("") : 0) < 12)
+      return Error::success();
+    if (n.op == "Resize" && n.getString("mode", "nearest") != "nearest")
+      return Error::success();
+    if (n.op == "MaxPool" && !(x->scale->constant->toFloats()[0] > 0))
+      return Error::success();
+    Value *y = n.output(0);
+    TensorType want = y->type;
+    want.elem = x->elem;
+    if (!acceptsIntegers(n, x->q, {want}))
+      return Error::success();
+    Node *dqOld = n.input(0)->producer;
+    std::optional<QuantInfo> grid = n.input(0)->quant;
+    Value *qy = g_.addValue(g_.uniqueName(y->name + "/quantized"), want);
+    n.inputs[0] = x->q;
+    n.outputs[0] = qy;
+    qy->producer = &n;
+    auto dq = std::make_unique<Node>();
+    dq->name = n.name + "/DequantizeLinear";
+    dq->op = "DequantizeLinear";
+    dq->inputs = {qy, dqOld->input(1), dqOld->input(2) ? dqOld->input(2) : x->zp};
+    dq->outputs = {y};
+    if (auto e = OpRegistry::get().lookup("", "DequantizeLinear")->infer(*dq))
+      return e;
+    y->quant = grid;
+    Node *next = nullptr;
+    for (size_t i = 0; i + 1 < g_.nodes().size(); ++i)
+      if (g_.nodes()[i].get() == &n)
+        next = g_.nodes()[i + 1].get();
+    g_.insertNodeBefore(next, std::move(dq));
+    st_.dropped++;
+    return Error::success();
+  }
+
+  /// QONNX: Concat of DequantizeLinear outputs that share one grid runs on
+  /// the integers (exact), with one DequantizeLinear after it.
+  Error sinkConcat(Node &n) {
+    if (n.outputs.size() != 1 || !n.output(0) || n.inputs.empty())
+      return Error::success();
+    std::vector<QTensor> xs;
+    for (Value *v : n.inputs) {
+      auto x = dequantized(v);
+      if (!x || !x->fromNode || !isActivation(*x))
+        return Error::success();
+      if (!xs.empty() && (x->elem != xs[0].elem || !sameGrid(x->scale, x->zp, xs[0].scale, xs[0].zp)))
+        return Error::success();
+      xs.push_back(*x);
+    }
+    Value *y = n.output(0);
+    Node probe = n;
+    for (size_t i = 0; i < xs.size(); ++i)
+      probe.inputs[i] = xs[i].q;
+    Value scratch;
+    probe.outputs = {&scratch};
+    const OpDef *def = OpRegistry::get().lookup("", "Concat");
+    if (!def)
+      return Error::success();
+    if (auto e = def->infer(probe)) {
+      llvm::consumeError(std::move(e));
+      return Error::success();
+    }
+    Node *dqOld = n.input(0)->producer;
+    std::optional<QuantInfo> grid = n.input(0)->quant;
+    Value *qy = g_.addValue(g_.uniqueName(y->name + "/quantized"), scratch.type);
+    for (size_t i = 0; i < xs.size(); ++i)
+      n.inputs[i] = xs[i].q;
+    n.outputs[0] = qy;
+    qy->producer = &n;
+    auto dq = std::make_unique<Node>();
+    dq->name = n.name + "/DequantizeLinear";
+    dq->op = "DequantizeLinear";
+    dq->inputs = {qy, dqOld->input(1), xs[0].zp};
+    dq->outputs = {y};
+    if (auto e = OpRegistry::get().lookup("", "DequantizeLinear")->infer(*dq))
+      return e;
+    y->quant = grid;
+    Node *next = nullptr;
+    for (size_t i = 0; i + 1 < g_.nodes().size(); ++i)
+      if (g_.nodes()[i].get() == &n)
+        next = g_.nodes()[i + 1].get();
+    g_.insertNodeBefore(next, std::move(dq));
+    st_.dropped++;
+    return Error::success();
+  }
+
+  /// QONNX: DequantizeLinear -> QuantizeLinear [-> integer Clip] (a Quant of
+  /// a Quant's output) becomes a lookup table computed exactly as the float
+  /// pair computes it (float32 dequantize, then QuantizeLinear).
+  Error requantizeUnit(Node &n) {
+    auto x = dequantized(n.input(0));
+    Value *s = n.input(1), *z = n.input(2), *y = n.output(0);
+    if (!x || !x->fromNode || !isActivation(*x) || !isScalar(s) || !z || !isScalar(z) || !y || !y->type.elem.isInt() ||
+        y->type.elem.bits() > 8 || n.has("axis"))
+      return Error::success();
+    const ElemType xe = x->elem, ye = y->type.elem;
+    const float xs = x->scale->constant->toFloats()[0], ys = s->constant->toFloats()[0];
+    const int32_t xz = int32_t(x->zp->constant->toInts()[0]), yz = int32_t(z->constant->toInts()[0]);
+    std::vector<int64_t> table = ortLookupTable(xe, xs, xz, ye, ys, yz, [](float v) { return v; });
+    Node *qclip = integerClipAfter(y);
+    Value *out = y;
+    if (qclip) {
+      const int64_t lo = qclip->getInt("min", std::numeric_limits<int64_t>::min());
+      const int64_t hi = qclip->getInt("max", std::numeric_limits<int64_t>::max());
+      for (int64_t &v : table)
+        v = std::min(std::max(v, lo), hi);
+      out = qclip->output(0);
+    }
+    auto lut = std::make_unique<Node>();
+    lut->name = n.name;
+    lut->op = "Lut";
+    lut->domain = "qcc";
+    lut->attrs["table"] = std::move(table);
+    lut->attrs["out_bits"] = int64_t(ye.bits());
+    lut->attrs["out_signed"] = int64_t(ye.isSigned() ? 1 : 0);
+    lut->inputs = {x->q};
+    lut->outputs = {out};
+    const OpDef *def = OpRegistry::get().lookup("qcc", "Lut");
+    const TensorType want = out->type;
+    if (auto e = def->infer(*lut))
+      return e;
+    if (out->type != want)
+      return nodeError(*lut, "lookup table output {} differs from {}", out->type.str(), want.str());
+    QuantInfo q;
+    q.bits = ye.bits();
+    q.isSigned = ye.isSigned();
+    q.scale = {ys};
+    q.zeroPoint = {yz};
+    q.rounding = Rounding::Onnx;
+    out->quant = q;
+    g_.insertNodeBefore(&n, std::move(lut));
+    if (qclip)
+      g_.eraseNode(qclip);
+    g_.eraseNode(&n);
+    st_.units++;
+    return Error::success();
+  }
+
   // ---- ORT's "drop QDQ": data movement on the integers -----------------------------------
 
   static bool sameGrid(const Value *s1, const Value *z1, const Value *s2, const Value *z2) {
@@ -489,14 +708,14 @@ private:
     auto x = onlyDequantizedInput(n);
     if (!x)
       return Error::success();
-    if (x->elem.bits() != 8 && (n.op == "MaxPool" || n.op == "Resize" || n.op == "ReduceMax" || n.op == "ReduceMin"))
+    if (x->elem.bits() > 8 && (n.op == "MaxPool" || n.op == "Resize" || n.op == "ReduceMax" || n.op == "ReduceMin"))
       return Error::success();
     if (n.op == "MaxPool" && (g_.opsets.count("") ? g_.opsets.at("") : 0) < 12)
       return Error::success();
     if (n.op == "Resize" && n.getString("mode", "nearest") != "nearest")
       return Error::success(); // qcc's integer Resize is exact for nearest only
     auto qo = quantizedOutput(n, false);
-    if (!qo || qo->elem != x->elem || !sameGrid(x->scale, x->zp, qo->scale, qo->zp))
+    if (!qo || qo->qclip || qo->elem != x->elem || !sameGrid(x->scale, x->zp, qo->scale, qo->zp))
       return Error::success();
     if ((n.op == "MaxPool" || n.op == "ReduceMax" || n.op == "ReduceMin") && !(x->scale->constant->toFloats()[0] > 0))
       return Error::success();
@@ -568,6 +787,7 @@ private:
 
   Graph &g_;
   QdqImportStats &st_;
+  QdqImportOptions opts_;
   std::map<const Value *, std::optional<QTensor>> recovered_;
 };
 
@@ -583,9 +803,9 @@ bool hasQuantizedOps(const Graph &g) {
   return false;
 }
 
-Error lowerQdq(Graph &g, QdqImportStats *stats) {
+Error lowerQdq(Graph &g, QdqImportStats *stats, const QdqImportOptions &opts) {
   QdqImportStats local;
-  QdqImporter imp(g, stats ? *stats : local);
+  QdqImporter imp(g, stats ? *stats : local, opts);
   if (auto e = imp.run())
     return withContext(std::move(e), "importing the pre-quantized model");
   return Error::success();

@@ -47,8 +47,16 @@ struct QdqImportStats {
 /// True when `g` has QuantizeLinear / DequantizeLinear or QOperator nodes.
 bool hasQuantizedOps(const Graph &g);
 
+struct QdqImportOptions {
+  /// The QDQ form of a QONNX model (quant/ImportQonnx.h): integer types of 2
+  /// to 8 bits, and a unit's output type independent of its input's (ORT's
+  /// int8/uint8 pairing rules are for ORT's kernels, not for QONNX). The
+  /// integer lowering is the same.
+  bool qonnx = false;
+};
+
 /// Rewrites a pre-quantized graph onto qcc's integer ops (see above); the
 /// graph is verified afterwards.
-llvm::Error lowerQdq(Graph &g, QdqImportStats *stats = nullptr);
+llvm::Error lowerQdq(Graph &g, QdqImportStats *stats = nullptr, const QdqImportOptions &opts = {});
 
 } // namespace qcc

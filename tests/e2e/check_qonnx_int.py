@@ -1,0 +1,324 @@
+"""QONNX models compiled to integers: qcc against qonnx's executor.
+
+    check_qonnx_int.py QCC [--keep DIR] [--samples 8]
+
+For small QONNX models built here with onnx.helper (Conv / Gemm / Relu / Add
+with Quant at 2, 3, 4 and 8 bits, signed / unsigned, narrow, per-channel
+weights) and the QONNX models in ../shared/models whose quantizers qcc lowers
+to integers (Quant of 2..8 bits, ROUND / HALF_EVEN):
+
+  qcc compile MODEL -o OUT --calib X   (the model is fully quantized: its own
+                                        scales must win over calibration)
+  qcc run OUT --input X -o Y           (the integer reference)
+  qonnx.core.onnx_exec.execute_onnx    (on the same inputs)
+  qcc compare MODEL OUT --data X --json   (generated C++ vs integer reference)
+
+and measures, on the integer grid of the model's last Quant (q = y / scale),
+the fraction of outputs exactly equal and the largest distance in steps.
+Requirement per model: every output within one step, bit_exact true, and the
+integer graph keeps the model's grids (the output's grid equals the last
+Quant's). Shared models whose quantizers are not lowered yet must make
+`qcc compile` exit 2 naming the node and op. Prints a table; exit 1 on a failure.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "models"))
+DOMAIN = "qonnx.custom_op.general"
+MAX_STEPS = 1
+
+
+# ---- models built here -------------------------------------------------------------
+
+class Builder:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.k = [], [], 0
+
+    def name(self, base):
+        self.k += 1
+        return f"{base}{self.k}"
+
+    def const(self, arr, base="c"):
+        n = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), n))
+        return n
+
+    def quant(self, x, scale, bits, signed=1, narrow=0, zp=0.0, mode="ROUND"):
+        y = self.name("q")
+        self.nodes.append(helper.make_node(
+            "Quant", [x, self.const(np.asarray(scale, np.float32), "s"), self.const(np.float32(zp), "z"),
+                      self.const(np.float32(bits), "b")], [y], domain=DOMAIN, name=self.name("Quant"),
+            signed=signed, narrow=narrow, rounding_mode=mode))
+        return y
+
+    def act(self, scale):
+        """An activation scale off the decimal grid (as trained scales are):
+        decimal scales like 0.3 / 0.4 make exact float ties common, where the
+        float reference and the integer graph round differently."""
+        return np.float32(scale * self.rng.uniform(0.9, 1.1))
+
+    def weight(self, shape, bits, per_channel, narrow=1, signed=1):
+        w = self.rng.normal(0, 1, shape).astype(np.float32)
+        qmax = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1
+        if per_channel:
+            s = (np.abs(w).reshape(shape[0], -1).max(1) / qmax).astype(np.float32)
+            s = s.reshape([shape[0]] + [1] * (len(shape) - 1))
+        else:
+            s = np.float32(np.abs(w).max() / qmax)
+        return self.quant(self.const(w, "w"), s, bits, signed, narrow)
+
+    def node(self, op, inputs, **attrs):
+        y = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [y], name=self.name(op), **attrs))
+        return y
+
+    def model(self, x_shape, y):
+        g = helper.make_graph(self.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])
+        m.ir_version = 8
+        return m
+
+
+def cnn(bits_in, bits_w, bits_a, signed_in=1, narrow_a=0, per_channel=True, residual=True, seed=0):
+    """Quant -> Conv -> Relu -> Quant -> Conv [-> Add with the skip] -> Quant -> Flatten -> Gemm -> Quant."""
+    b = Builder(seed)
+    x = b.quant("x", b.act(0.05 if signed_in else 0.03), bits_in, signed_in, 0)
+    c = b.node("Conv", [x, b.weight([8, 3, 3, 3], bits_w, per_channel)], pads=[1, 1, 1, 1])
+    a = b.quant(b.node("Relu", [c]), b.act(0.25), bits_a, 0, narrow_a)
+    c2 = b.node("Conv", [a, b.weight([8, 8, 3, 3], bits_w, per_channel)], pads=[1, 1, 1, 1])
+    s = b.quant(c2, b.act(0.3), bits_a, 1, narrow_a)
+    if residual:
+        sk = b.quant(a, b.act(0.3), bits_a, 1, narrow_a)
+        s = b.quant(b.node("Add", [s, sk]), b.act(0.4), bits_a, 1, narrow_a)
+    f = b.node("Flatten", [s])
+    g = b.node("Gemm", [f, b.weight([10, 8 * 8 * 8], bits_w, per_channel)], transB=1)
+    return b.model([1, 3, 8, 8], b.quant(g, b.act(0.5), 8, 1, 0))
+
+
+def cnn_pool_concat(bits, seed=9):
+    """Quant -> Conv -> Relu -> Quant -> MaxPool -> {Conv, Conv} -> Quant (one grid) -> Concat -> Conv -> Quant."""
+    b = Builder(seed)
+    x = b.quant("x", b.act(0.05), 8, 1, 0)
+    a = b.quant(b.node("Relu", [b.node("Conv", [x, b.weight([6, 3, 3, 3], bits, True)], pads=[1, 1, 1, 1])]),
+                b.act(0.25), bits, 0, 0)
+    p = b.node("MaxPool", [a], kernel_shape=[2, 2], strides=[2, 2])
+    s = b.act(0.3)
+    l = b.quant(b.node("Conv", [p, b.weight([4, 6, 1, 1], bits, True)]), s, bits, 1, 0)
+    r = b.quant(b.node("Conv", [p, b.weight([4, 6, 3, 3], bits, True)], pads=[1, 1, 1, 1]), s, bits, 1, 0)
+    c = b.node("Concat", [l, r], axis=1)
+    y = b.node("Conv", [c, b.weight([2, 8, 1, 1], bits, False)])
+    return b.model([1, 3, 8, 8], b.quant(y, b.act(0.5), 8, 1, 0))
+
+
+def mlp(bits, signed_in=0, narrow=1, seed=1):
+    b = Builder(seed)
+    x = b.quant("x", b.act(1.0 / (2 ** bits - 1) if not signed_in else 0.1), bits, signed_in, 0)
+    h = b.node("Gemm", [x, b.weight([16, 20], bits, True, narrow)], transB=1)
+    h = b.quant(b.node("Relu", [h]), b.act(0.2), bits, 0, 0)
+    y = b.node("Gemm", [h, b.weight([5, 16], bits, False, narrow)], transB=1)
+    return b.model([1, 20], b.quant(y, b.act(0.25), bits, 1, narrow))
+
+
+def built_models(work):
+    cases = {
+        "cnn_a8w8": cnn(8, 8, 8),
+        "cnn_a4w4_pc": cnn(8, 4, 4),
+        "cnn_a4w4_in4": cnn(4, 4, 4),
+        "cnn_a3w2": cnn(8, 2, 3, seed=2),
+        "cnn_a2w3_unsigned_in": cnn(8, 3, 2, signed_in=0, seed=3),
+        "cnn_a4w4_narrow_pt": cnn(8, 4, 4, narrow_a=1, per_channel=False, seed=4),
+        "cnn_a8w4_noresid": cnn(8, 4, 8, residual=False, seed=5),
+        "cnn_pool_concat_4bit": cnn_pool_concat(4),
+        "cnn_pool_concat_8bit": cnn_pool_concat(8, seed=10),
+        "mlp_4bit": mlp(4),
+        "mlp_3bit_signed_in": mlp(3, signed_in=1, seed=6),
+        "mlp_2bit": mlp(2, narrow=0, seed=7),
+        "mlp_8bit": mlp(8, seed=8),
+    }
+    out = []
+    for name, m in cases.items():
+        p = os.path.join(work, name + ".onnx")
+        onnx.save(m, p)
+        out.append((name, p))
+    return out
+
+
+# ---- references ----------------------------------------------------------------------
+
+def qonnx_run(path, x):
+    # check_qonnx.py's adjustments to run qonnx's executor (IR version of the
+    # one-node models it builds; channels-last ops at the default opset).
+    sys.path.insert(0, HERE)
+    import check_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.infer_shapes import InferShapes
+    m = ModelWrapper(path).transform(InferShapes())
+    check_qonnx._default_opset[0] = next((o.version for o in m.model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    iname, oname = m.graph.input[0].name, m.graph.output[0].name
+    return np.concatenate([execute_onnx(m, {iname: x[i:i + 1]})[oname] for i in range(len(x))])
+
+
+def last_quant_grid(path):
+    """Scale, zero point of the Quant producing the first output (per tensor)."""
+    m = onnx.load(path)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    out = m.graph.output[0].name
+    for n in m.graph.node:
+        if out in n.output and n.op_type == "Quant":
+            return float(inits[n.input[1]].reshape(-1)[0]), float(inits[n.input[2]].reshape(-1)[0])
+    return None
+
+
+def input_data(path, samples, seed):
+    """Samples (batch first) of the model's batch-1 input; integer inputs (a qonnx
+    datatype annotation, e.g. ESPCN's UINT8) get integers in their range."""
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    w = ModelWrapper(path)
+    inits = {t.name for t in w.graph.initializer}
+    inp = [i for i in w.graph.input if i.name not in inits][0]
+    shape = [d.dim_value or 1 for d in inp.type.tensor_type.shape.dim]
+    rng = np.random.default_rng(seed)
+    shape = [samples * shape[0]] + shape[1:]
+    dt = w.get_tensor_datatype(inp.name)
+    if dt is not None and dt.is_integer() and dt != DataType["FLOAT32"]:
+        return rng.integers(int(dt.min()), int(dt.max()) + 1, size=shape).astype(np.float32)
+    return rng.normal(0, 1, shape).astype(np.float32)
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def check(qcc, name, path, work, samples, rows):
+    stem = name.replace("/", "_")
+    x = input_data(path, samples, seed=sum(map(ord, name)) % 1000)
+    xp = os.path.join(work, stem + "_x.npy")
+    np.save(xp, x)
+    out = os.path.join(work, stem + "_out")
+    r = run([qcc, "compile", path, "-o", out, "--calib", xp])
+    if r.returncode != 0:
+        rows.append((name, "-", "-", "-", "compile: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
+        return False
+    yp = os.path.join(work, stem + "_y.npy")
+    r = run([qcc, "run", out, "--input", xp, "-o", yp])
+    if r.returncode != 0:
+        rows.append((name, "-", "-", "-", "run: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
+        return False
+    y_qcc = np.load(yp)
+    y_ref = qonnx_run(path, x)
+    grid = last_quant_grid(path)
+    ok = True
+    notes = []
+    # The model's scales win over calibration: every grid in the integer graph
+    # is one of the model's (rounding "onnx"), none chosen by qcc (its default
+    # rounding, tflite, or single).
+    with open(os.path.join(out, "model.qir")) as f:
+        qir = f.read()
+    if "round=tflite" in qir or "round=single" in qir:
+        ok = False
+        notes.append("qcc chose grids of its own (model.qir)")
+    if grid:
+        s, z = grid
+        d = np.abs(np.rint(y_qcc.astype(np.float64) / s) - np.rint(y_ref.astype(np.float64) / s))
+        # The output grid is the model's own: qcc's outputs lie on it.
+        on_grid = np.array_equal(np.rint(y_qcc.astype(np.float64) / s) * s, y_qcc.astype(np.float64)) or \
+            np.allclose(np.rint(y_qcc / s) * s, y_qcc, rtol=0, atol=1e-6 * s)
+        if not on_grid:
+            ok = False
+            notes.append("outputs off the model's output grid")
+    else:
+        d = (y_qcc != y_ref).astype(np.int64) * (MAX_STEPS + 1)
+    equal = float((d == 0).mean())
+    steps = int(d.max())
+    ok &= steps <= MAX_STEPS
+    r = run([qcc, "compare", path, out, "--data", xp, "--json"])
+    bit_exact = None
+    if r.returncode in (0, 1):
+        try:
+            bit_exact = bool(json.loads(r.stdout).get("bit_exact"))
+        except (ValueError, AttributeError):
+            notes.append("compare printed no JSON")
+    else:
+        notes.append("compare: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+    ok &= bit_exact is True
+    rows.append((name, f"{100 * equal:.2f}", str(steps), str(bit_exact),
+                 f"{d.size} values" + ("; " + "; ".join(notes) if notes else "") + ("" if ok else "  FAIL")))
+    return ok
+
+
+def shared_models():
+    """(name, path, lowered?) for the QONNX models in ../shared/models."""
+    out = []
+    for p in sorted(glob.glob(os.path.join(SHARED, "**", "*.onnx"), recursive=True)):
+        m = onnx.load(p, load_external_data=False)
+        qonnx = [n for n in m.graph.node if n.domain in (
+            "onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general", "qonnx.custom_op.channels_last")]
+        if not qonnx:
+            continue
+        out.append((os.path.relpath(p, SHARED), p))
+    return out
+
+
+def check_shared_unsupported(qcc, name, path, work, rows):
+    """Models qcc does not lower yet: compile exits 2 naming a node and op, or succeeds and is checked."""
+    x = input_data(path, 2, 0)
+    stem = name.replace("/", "_")
+    xp = os.path.join(work, stem + "_x.npy")
+    np.save(xp, x)
+    out = os.path.join(work, stem + "_out")
+    r = run([qcc, "compile", path, "-o", out, "--calib", xp])
+    if r.returncode == 0:
+        return None  # lowered: check it fully
+    msg = (r.stderr.strip().splitlines() or ["?"])[-1]
+    ok = r.returncode == 2 and "node '" in msg
+    rows.append((name, "-", "-", "-", f"not lowered (exit {r.returncode}): {msg[:160]}" + ("" if ok else "  FAIL")))
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("qcc")
+    ap.add_argument("--keep")
+    ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--only", help="check only models whose name contains this")
+    args = ap.parse_args()
+    work = args.keep or tempfile.mkdtemp(prefix="qcc_qonnx_int_")
+    os.makedirs(work, exist_ok=True)
+    rows, results = [], []
+    for name, path in built_models(work):
+        if args.only and args.only not in name:
+            continue
+        results.append(check(args.qcc, name, path, work, args.samples, rows))
+        print(rows[-1], flush=True)
+    for name, path in shared_models():
+        if args.only and args.only not in name:
+            continue
+        r = check_shared_unsupported(args.qcc, name, path, work, rows)
+        if r is None:
+            r = check(args.qcc, name, path, work, 2, rows)
+        results.append(r)
+        print(rows[-1], flush=True)
+    w = max(len(r[0]) for r in rows)
+    print(f"{'model':<{w}}  {'equal %':>8}  {'steps':>5}  {'bit_exact':>9}  note")
+    for r in rows:
+        print(f"{r[0]:<{w}}  {r[1]:>8}  {r[2]:>5}  {r[3]:>9}  {r[4]}")
+    print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

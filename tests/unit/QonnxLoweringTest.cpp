@@ -1,0 +1,254 @@
+// QONNX Quant nodes onto qcc's integer graph (quant/ImportQonnx.h, then
+// quant/ImportQdq.h in QONNX mode): the grids recorded on folded weights, the
+// QDQ form of activation quantizers and its ranges, the fused integer graph,
+// and the errors for what is not lowered yet. Expected values follow qonnx's
+// intquant.py (min_int / max_int, clamp then round half to even).
+#include "OnnxBuilder.h"
+
+#include "frontend/OnnxLoader.h"
+#include "interp/Interpreter.h"
+#include "quant/ImportQdq.h"
+#include "quant/ImportQonnx.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace qcc;
+using qcc::test::OnnxBuilder;
+
+namespace {
+
+const char *kDomain = "qonnx.custom_op.general";
+
+/// Adds Quant(x, scale, zp, bits) with constant parameters named after `y`.
+onnx::NodeProto &quant(OnnxBuilder &b, const std::string &x, const std::string &y, std::vector<int64_t> scaleDims,
+                       std::vector<float> scale, float zp, float bits, int64_t isSigned, int64_t narrow,
+                       const char *mode = "ROUND") {
+  b.initF(y + "_s", scaleDims, scale);
+  b.initF(y + "_z", {}, {zp});
+  b.initF(y + "_b", {}, {bits});
+  auto &n = b.node("Quant", {x, y + "_s", y + "_z", y + "_b"}, {y}, "quant_" + y);
+  n.set_domain(kDomain);
+  OnnxBuilder::attrInt(n, "signed", isSigned);
+  OnnxBuilder::attrInt(n, "narrow", narrow);
+  auto *a = n.add_attribute();
+  a->set_name("rounding_mode");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(mode);
+  return n;
+}
+
+std::unique_ptr<Graph> load(OnnxBuilder &b, const std::string &tag) {
+  auto g = loadOnnx(b.save(test::tempDir(tag)));
+  EXPECT_TRUE(bool(g)) << (g ? "" : llvm::toString(g.takeError()));
+  return g ? std::move(*g) : nullptr;
+}
+
+/// lowerQonnx + lowerQdq (QONNX mode), as qcc compile runs them.
+void lower(Graph &g, QonnxImportStats *st = nullptr) {
+  auto e = lowerQonnx(g, st);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  QdqImportOptions o;
+  o.qonnx = true;
+  auto e2 = lowerQdq(g, nullptr, o);
+  ASSERT_FALSE(bool(e2)) << llvm::toString(std::move(e2));
+}
+
+std::vector<std::string> ops(const Graph &g) {
+  std::vector<std::string> v;
+  for (const auto &n : g.nodes())
+    v.push_back(n->domain.empty() ? n->op : n->domain + "::" + n->op);
+  return v;
+}
+
+const Node *findOp(const Graph &g, const std::string &op) {
+  for (const auto &n : g.nodes())
+    if (n->op == op)
+      return n.get();
+  return nullptr;
+}
+
+std::vector<float> run(const Graph &g, const Tensor &x) {
+  auto interp = Interpreter::create(g);
+  EXPECT_TRUE(bool(interp));
+  if (!interp)
+    return {};
+  auto outs = interp->run({x});
+  EXPECT_TRUE(bool(outs)) << (outs ? "" : llvm::toString(outs.takeError()));
+  return outs ? (*outs)[0].toFloats() : std::vector<float>{};
+}
+
+Tensor f32(Shape s, std::vector<float> v) {
+  Tensor t(ElemType::f32(), s);
+  for (size_t i = 0; i < v.size(); ++i)
+    t.data<float>()[i] = v[i];
+  return t;
+}
+
+} // namespace
+
+TEST(QonnxLowering, QuantOfAConstantFoldsWithItsGrid) {
+  OnnxBuilder b;
+  b.input("x", {1, 2});
+  b.output("y");
+  b.initF("w", {2, 2}, {0.9f, -0.3f, 0.26f, -2.0f});
+  quant(b, "w", "wq", {2, 1}, {0.25f, 0.5f}, 0, 4, 1, 1); // int4 narrow, per row
+  b.node("MatMul", {"x", "wq"}, {"y"});
+  auto g = load(b, "qonnx_fold_weight");
+  ASSERT_TRUE(g);
+  const Value *w = g->findValue("wq");
+  ASSERT_TRUE(w && w->isConstant() && w->quant);
+  EXPECT_EQ(w->quant->bits, 4u);
+  EXPECT_TRUE(w->quant->isSigned);
+  EXPECT_TRUE(w->quant->narrow);
+  EXPECT_EQ(w->quant->axis, 0);
+  EXPECT_EQ(w->quant->scale, (std::vector<float>{0.25f, 0.5f}));
+  // 0.9/0.25 = 3.6 -> 4; -0.3/0.25 = -1.2 -> -1; 0.26/0.5 -> 1 (0.52); -2/0.5 = -4.
+  EXPECT_EQ(w->constant->toFloats(), (std::vector<float>{1.0f, -0.25f, 0.5f, -2.0f}));
+}
+
+TEST(QonnxLowering, ActivationQuantBecomesQdqOfItsWidth) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.output("y");
+  b.node("Relu", {"x"}, {"r"});
+  quant(b, "r", "y", {}, {0.5f}, 0, 3, 0, 0); // uint3: [0, 7]
+  auto g = load(b, "qonnx_act_qdq");
+  ASSERT_TRUE(g);
+  QonnxImportStats st;
+  auto e = lowerQonnx(*g, &st);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  EXPECT_EQ(st.quant, 1);
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"Relu", "QuantizeLinear", "DequantizeLinear"}));
+  const Node *q = findOp(*g, "QuantizeLinear");
+  EXPECT_EQ(q->output(0)->type.elem, ElemType::intN(3, false));
+  // clamp to 7 steps; 1.25 / 0.5 = 2.5 -> 2 (half to even).
+  EXPECT_EQ(run(*g, f32({1, 4}, {-1.f, 1.25f, 1.8f, 9.f})), (std::vector<float>{0.f, 1.f, 2.f, 3.5f}));
+}
+
+TEST(QonnxLowering, NarrowAndInputQuantizersClipToQonnxsRange) {
+  // Graph input, int4 non-narrow: 8-bit storage (the generated float entry
+  // saturates to storage) + Clip to [-8, 7].
+  OnnxBuilder b;
+  b.input("x", {1, 3});
+  b.output("y");
+  quant(b, "x", "xq", {}, {1.f}, 0, 4, 1, 0);
+  b.node("Relu", {"xq"}, {"r"});
+  quant(b, "r", "y", {}, {1.f}, 0, 4, 1, 1); // narrow int4: [-7, 7]
+  auto g = load(b, "qonnx_narrow");
+  ASSERT_TRUE(g);
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  std::vector<std::string> o = ops(*g);
+  ASSERT_GE(o.size(), 3u);
+  EXPECT_EQ(o[0], "QuantizeLinear");
+  EXPECT_EQ(o[1], "Clip");
+  const Node *q = findOp(*g, "QuantizeLinear");
+  EXPECT_EQ(q->output(0)->type.elem, ElemType::intN(8, true));
+  const Node *c = findOp(*g, "Clip");
+  EXPECT_EQ(c->getInt("min", 0), -8);
+  EXPECT_EQ(c->getInt("max", 0), 7);
+  EXPECT_EQ(run(*g, f32({1, 3}, {-20.f, 3.f, 20.f})), (std::vector<float>{0.f, 3.f, 7.f}));
+}
+
+TEST(QonnxLowering, QdqFormEqualsQuantBitForBit) {
+  // The float Quant and its QDQ form on values around every rounding edge:
+  // ties, the clamp bounds, per-channel scales, zero points. An odd zero
+  // point moves exact .5 ties by one step (qonnx rounds x/s + z half to even,
+  // QuantizeLinear rounds x/s, then adds z): documented in ImportQonnx.h.
+  for (int zp : {0, 2, 3}) {
+    for (int64_t narrow : {0, 1}) {
+      OnnxBuilder b;
+      b.input("x", {2, 64});
+      b.output("y");
+      quant(b, "x", "y", {2, 1}, {0.375f, 0.0625f}, float(zp), 5, 1, narrow);
+      const std::string tag = "qonnx_bitexact_" + std::to_string(zp) + std::to_string(narrow);
+      auto ref = load(b, tag);
+      auto g = load(b, tag);
+      ASSERT_TRUE(ref && g);
+      ASSERT_NO_FATAL_FAILURE(lower(*g));
+      std::vector<float> xs;
+      for (int i = 0; i < 128; ++i)
+        xs.push_back(float(i - 64) * 0.09375f + (i % 3 == 0 ? 0.0078125f : 0.f));
+      Tensor x = f32({2, 64}, xs);
+      const std::vector<float> got = run(*g, x), want = run(*ref, x);
+      if (zp % 2 == 0) {
+        EXPECT_EQ(got, want) << tag;
+        continue;
+      }
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        const float s = i < 64 ? 0.375f : 0.0625f;
+        const double f = double(xs[i]) / double(s);
+        if (f - std::floor(f) == 0.5) // a tie: one step apart at most
+          EXPECT_LE(std::fabs(got[i] - want[i]), s) << tag << " element " << i;
+        else
+          EXPECT_EQ(got[i], want[i]) << tag << " element " << i;
+      }
+    }
+  }
+}
+
+TEST(QonnxLowering, ConvWithSubByteQuantizersBecomesOneQConv) {
+  OnnxBuilder b;
+  b.input("x", {1, 2, 2, 2});
+  b.output("y");
+  quant(b, "x", "xq", {}, {0.5f}, 0, 8, 1, 0);
+  b.initF("w", {2, 2, 1, 1}, {1.f, -0.5f, 0.25f, 0.75f});
+  quant(b, "w", "wq", {2, 1, 1, 1}, {0.25f, 0.125f}, 0, 4, 1, 1);
+  b.node("Conv", {"xq", "wq"}, {"c"});
+  b.node("Relu", {"c"}, {"r"});
+  quant(b, "r", "y", {}, {0.25f}, 0, 4, 0, 0); // uint4
+  auto ref = load(b, "qonnx_conv");
+  auto g = load(b, "qonnx_conv");
+  ASSERT_TRUE(ref && g);
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "DequantizeLinear"}));
+  const Node *c = findOp(*g, "QConv");
+  EXPECT_EQ(c->getInt("out_bits", 0), 4);
+  EXPECT_EQ(c->getInt("out_signed", 1), 0);
+  EXPECT_EQ(c->input(1)->type.elem, ElemType::intN(4, true)); // int4 weights, int8 storage
+  EXPECT_EQ(c->input(1)->constant->toInts(), (std::vector<int64_t>{4, -2, 2, 6}));
+  Tensor x = f32({1, 2, 2, 2}, {1.f, -2.f, 0.5f, 3.f, 2.f, 1.f, -1.f, 0.f});
+  EXPECT_EQ(run(*g, x), run(*ref, x));
+}
+
+TEST(QonnxLowering, NotLoweredQonnxNodesAreNamed) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.output("y");
+  b.node("Relu", {"x"}, {"r"});
+  quant(b, "r", "y", {}, {0.5f}, 0, 4, 0, 0, "FLOOR");
+  auto g = load(b, "qonnx_floor");
+  ASSERT_TRUE(g);
+  QonnxImportStats st;
+  ASSERT_FALSE(bool(lowerQonnx(*g, &st)));
+  auto e = checkQonnxLowered(*g, &st);
+  ASSERT_TRUE(bool(e));
+  const std::string msg = llvm::toString(std::move(e));
+  EXPECT_NE(msg.find("quant_y"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not lowered to integers yet"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("FLOOR"), std::string::npos) << msg;
+}
+
+TEST(QonnxLowering, QuantOfAQuantBecomesAnExactLookupTable) {
+  OnnxBuilder b;
+  b.input("x", {1, 16});
+  b.output("y");
+  b.node("Relu", {"x"}, {"r"});
+  quant(b, "r", "a", {}, {0.5f}, 0, 4, 0, 0);  // uint4
+  quant(b, "a", "y", {}, {0.75f}, 0, 3, 1, 1); // int3 narrow: [-3, 3]
+  auto ref = load(b, "qonnx_requant");
+  auto g = load(b, "qonnx_requant");
+  ASSERT_TRUE(ref && g);
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"Relu", "QuantizeLinear", "qcc::Lut", "DequantizeLinear"}));
+  const Node *lut = findOp(*g, "Lut");
+  // v * 0.5 / 0.75 rounded half to even, clamped to [-3, 3]: 0 1 1 2 3 3 ...
+  EXPECT_EQ(lut->getInts("table"), (std::vector<int64_t>{0, 1, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}));
+  std::vector<float> xs;
+  for (int i = 0; i < 16; ++i)
+    xs.push_back(float(i) * 0.25f);
+  Tensor x = f32({1, 16}, xs);
+  EXPECT_EQ(run(*g, x), run(*ref, x));
+}
