@@ -255,7 +255,7 @@ void conv_general(const ConvShape &s, const TX *x, const int8_t *wp, const int32
                   void *scratch) {
   const int32_t cg = s.cin / s.group, og = s.cout / s.group, K = cg * s.kh * s.kw;
   const int32_t kp = kpad(K), op = round_up(og, kNrPad), P = s.oh * s.ow;
-  PanelCtx ctx = panel_setup<TX>(s.group, og, K, wp, bias, rq, scratch);
+  PanelCtx ctx = panel_setup<TX>(s.group, og, K, panel_rows(int64_t(P)), wp, bias, rq, scratch);
   for (int32_t b = 0; b < s.n; ++b)
     for (int32_t g = 0; g < s.group; ++g) {
       const int8_t *wg = wp + size_t(g) * size_t(op) * size_t(kp);
@@ -297,8 +297,9 @@ inline size_t smallk_packed_bytes(const ConvShape &s) {
 
 inline size_t smallk_scratch_bytes(const ConvShape &s) {
   const int32_t K = (s.cin / s.group) * s.kh * s.kw;
-  return carve_bytes(rq_table_bytes(s.cout)) + carve_bytes(size_t(kPanelMax) * size_t(K) * 4) +
-         carve_bytes(size_t(K) * size_t(kOT) * 4) + carve_bytes(size_t(kPanelMax) * size_t(kOT) * 4);
+  const size_t rows = size_t(panel_rows(int64_t(s.oh) * s.ow));
+  return carve_bytes(rq_table_bytes(s.cout)) + carve_bytes(rows * size_t(K)) + // panel of 1-byte TX
+         carve_bytes(size_t(K) * size_t(kOT) * 4) + carve_bytes(rows * size_t(kOT) * 4);
 }
 
 // c[i][o] = sum_k a[i][k] * w[k][o] for MR rows, NO channels (w row stride
@@ -368,9 +369,11 @@ void conv_small_k(const ConvShape &s, const TX *x, const int8_t *wp, const int32
   const int32_t tiles = round_up(og, kOT) / kOT;
   Carver cv{static_cast<unsigned char *>(scratch)};
   int64_t *tab = cv.take<int64_t>(rq_table_bytes(s.cout) / sizeof(int64_t));
-  TX *a = cv.take<TX>(size_t(kPanelMax) * size_t(K));
+  static_assert(sizeof(TX) == 1, "conv inputs are 8-bit");
+  const size_t prow = size_t(panel_rows(int64_t(P)));
+  TX *a = cv.take<TX>(prow * size_t(K));
   int32_t *wbuf = cv.take<int32_t>(size_t(K) * kOT);
-  int32_t *acc = cv.take<int32_t>(size_t(kPanelMax) * kOT);
+  int32_t *acc = cv.take<int32_t>(prow * kOT);
   const RqTable table = rq_prepare(rq, tab);
   // A 1x1 stride-1 unpadded conv reads its rows straight from x.
   const bool direct = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.oh == s.h &&
@@ -442,7 +445,8 @@ inline size_t conv_scratch_bytes(const ConvShape &s) {
     return detail::dw_scratch_bytes(s);
   if (detail::conv_is_small_k(s))
     return detail::smallk_scratch_bytes(s);
-  return detail::panel_scratch_bytes(s.cout, s.cout / s.group, (s.cin / s.group) * s.kh * s.kw);
+  return detail::panel_scratch_bytes(s.cout, s.cout / s.group, (s.cin / s.group) * s.kh * s.kw,
+                                      detail::panel_rows(int64_t(s.oh) * s.ow));
 }
 
 template <typename TX, typename TY>

@@ -14,14 +14,16 @@ inline void gemm_pack_weights(const GemmShape &s, const int8_t *w_nk, int8_t *pa
                     [&](int32_t, int32_t o, int32_t k) { return w_nk[size_t(o) * size_t(s.k) + size_t(k)]; });
 }
 
-inline size_t gemm_scratch_bytes(const GemmShape &s) { return detail::panel_scratch_bytes(s.n, s.n, s.k); }
+inline size_t gemm_scratch_bytes(const GemmShape &s) {
+  return detail::panel_scratch_bytes(s.n, s.n, s.k, detail::panel_rows(s.m));
+}
 
 template <typename TX, typename TY>
 void gemm(const GemmShape &s, const TX *x, const int8_t *w_packed, const int32_t *bias, const Requant &rq, TY *y,
           void *scratch) {
   using namespace detail;
   const int32_t kp = kpad(s.k), op = round_up(s.n, kNrPad);
-  PanelCtx ctx = panel_setup<TX>(1, s.n, s.k, w_packed, bias, rq, scratch);
+  PanelCtx ctx = panel_setup<TX>(1, s.n, s.k, panel_rows(s.m), w_packed, bias, rq, scratch);
   for (int32_t m0 = 0; m0 < s.m; m0 += kPanel) {
     const int32_t rows = s.m - m0 < kPanel ? s.m - m0 : kPanel;
     for (int32_t i = 0; i < rows; ++i) {

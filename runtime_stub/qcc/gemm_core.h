@@ -166,12 +166,17 @@ struct Carver {
 };
 inline size_t carve_bytes(size_t bytes) { return bytes + 64; }
 
-// Scratch bytes of the panel GEMM for cout channels (all groups), cout_g per group, K.
-inline size_t panel_scratch_bytes(int32_t cout, int32_t cout_g, int32_t k) {
+// Panel rows the scratch must hold when the GEMM has `rows` rows in all (a
+// target-independent bound on the kernel's panel height).
+inline int32_t panel_rows(int64_t rows) { return rows < 1 ? 1 : rows < kPanelMax ? int32_t(rows) : kPanelMax; }
+
+// Scratch bytes of the panel GEMM for cout channels (all groups), cout_g per
+// group, K, with panels of at most `rows` rows (see panel_rows).
+inline size_t panel_scratch_bytes(int32_t cout, int32_t cout_g, int32_t k, int32_t rows) {
   return carve_bytes(size_t(cout) * 4) +                                   // offsets
          carve_bytes(rq_table_bytes(cout)) +                               // requant table
-         carve_bytes(size_t(kPanelMax) * size_t(kpad(k)) * 4) +            // A panel (any element type)
-         carve_bytes(size_t(kPanelMax) * size_t(round_up(cout_g, kNrPad)) * 4); // accumulators
+         carve_bytes(size_t(rows) * size_t(kpad(k)) * 2) +                 // A panel (AccT: 1 or 2 bytes)
+         carve_bytes(size_t(rows) * size_t(round_up(cout_g, kNrPad)) * 4); // accumulators
 }
 
 // Per-channel offsets (bias - shift * sum(w)) and the requant table.
@@ -183,15 +188,16 @@ struct PanelCtx {
 };
 
 template <typename TX>
-PanelCtx panel_setup(int32_t groups, int32_t cout_g, int32_t k, const int8_t *packed, const int32_t *bias,
-                     const Requant &rq, void *scratch) {
+PanelCtx panel_setup(int32_t groups, int32_t cout_g, int32_t k, int32_t rows, const int8_t *packed,
+                     const int32_t *bias, const Requant &rq, void *scratch) {
   const int32_t cout = groups * cout_g, op = round_up(cout_g, kNrPad), kp = kpad(k);
   Carver cv{static_cast<unsigned char *>(scratch)};
   PanelCtx c;
   c.offset = cv.take<int32_t>(size_t(cout));
   int64_t *tab = cv.take<int64_t>(rq_table_bytes(cout) / sizeof(int64_t));
-  c.a = cv.take<AccT>(size_t(kPanelMax) * size_t(kp) * 4 / sizeof(AccT));
-  c.acc = cv.take<int32_t>(size_t(kPanelMax) * size_t(op));
+  static_assert(sizeof(AccT) <= 2, "panel scratch is sized for at most 2-byte elements");
+  c.a = cv.take<AccT>(size_t(rows) * size_t(kp) * 2 / sizeof(AccT));
+  c.acc = cv.take<int32_t>(size_t(rows) * size_t(op));
   const int8_t *sums = packed + size_t(groups) * size_t(op) * size_t(kp);
   const uint32_t shift = uint32_t(a_shift<TX>());
   for (int32_t o = 0; o < cout; ++o)

@@ -303,3 +303,12 @@ TEST(KernelsGemm, ShapeSweep) {
         return;
     }
 }
+
+// A single-row GEMM (an FC layer at batch 1) needs scratch for one panel row,
+// not a full panel: the generated arena stays small.
+TEST(KernelsGemm, SingleRowScratchIsSmall) {
+  const qcc_rt::GemmShape fc{1, 64, 1568};
+  EXPECT_LT(qcc_rt::gemm_scratch_bytes(fc), size_t(16 * 1024));
+  const qcc_rt::GemmShape batch{200, 64, 1568};
+  EXPECT_GE(qcc_rt::gemm_scratch_bytes(batch), qcc_rt::gemm_scratch_bytes(fc));
+}
