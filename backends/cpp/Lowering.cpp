@@ -4,6 +4,7 @@
 #include "quant/RequantAttrs.h"
 #include "support/Error.h"
 
+#include "qcc/float_ops.h"
 #include "qcc/qcc_kernels.h"
 
 #include <fmt/format.h>
@@ -439,15 +440,8 @@ private:
     const Shape &s = x->type.shape;
     const int64_t axis = n.getInt("axis", int64_t(s.size()) - 1);
     const bool coerce2d = n.getInt("coerce2d", 0) != 0;
-    int64_t outer = 1, len = 1, inner = 1;
-    for (int64_t d = 0; d < int64_t(s.size()); ++d) {
-      if (d < axis)
-        outer *= s[size_t(d)];
-      else if (d == axis || coerce2d)
-        len *= s[size_t(d)];
-      else
-        inner *= s[size_t(d)];
-    }
+    int64_t outer, len, inner;
+    qcc_rt::softmax_extents(s.data(), int64_t(s.size()), axis, coerce2d, outer, len, inner);
     ArenaValue ya = define(y, Layout::Plain);
     const int scratch = inner > 1 ? newBuffer(2 * inner * 4) : -1;
     Step &st = addStep(n, header(n) + "\n  float island: computed in float32 as the float reference does",
@@ -460,6 +454,39 @@ private:
                          scratch >= 0 ? at(L, scratch, "float") : std::string("nullptr"));
     };
     return ok();
+  }
+
+  static std::vector<int8_t> int8Weights(const Value &w) {
+    std::vector<int8_t> wv(size_t(w.constant->size()));
+    for (size_t i = 0; i < wv.size(); ++i)
+      wv[i] = int8_t(w.constant->getInt(int64_t(i)));
+    return wv;
+  }
+
+  struct WeightedConstants {
+    int64_t weights = 0, bias = 0, bytes = 0; ///< blob offsets, and bytes for the report
+    std::string requant;                     ///< the qcc_rt::Requant initializer
+  };
+
+  /// Packed weights, the int32 bias (zeros when absent) and the per-channel
+  /// requantization of a QConv / QGemm, into the blob.
+  llvm::Expected<WeightedConstants> addWeightedConstants(const Node &n, const std::vector<int8_t> &packed,
+                                                         const Value *b, int32_t channels) {
+    std::vector<int32_t> bias(size_t(channels), 0);
+    if (b)
+      for (size_t i = 0; i < bias.size(); ++i)
+        bias[i] = int32_t(b->constant->getInt(int64_t(i)));
+    WeightedConstants c;
+    c.bytes = int64_t(packed.size() + bias.size() * 4);
+    c.weights = out_->blob.addVector(packed);
+    c.bias = out_->blob.addVector(bias);
+    int32_t lo, hi;
+    outputClamp(n, lo, hi);
+    auto rq = requant(n, channels, "", int32_t(n.getInt("out_zero_point", 0)), lo, hi, c.bytes);
+    if (!rq)
+      return rq.takeError();
+    c.requant = *rq;
+    return c;
   }
 
   Error lowerConv(const Node &n) {
@@ -504,22 +531,13 @@ private:
     auto xa = inLayout(n, x, Layout::Nhwc);
     if (!xa)
       return xa.takeError();
-    std::vector<int8_t> wv(size_t(w->constant->size()));
-    for (size_t i = 0; i < wv.size(); ++i)
-      wv[i] = int8_t(w->constant->getInt(int64_t(i)));
     std::vector<int8_t> packed(qcc_rt::conv_packed_weight_bytes(s));
-    qcc_rt::conv_pack_weights(s, wv.data(), packed.data());
-    std::vector<int32_t> bias(size_t(s.cout), 0);
-    if (b)
-      for (size_t i = 0; i < bias.size(); ++i)
-        bias[i] = int32_t(b->constant->getInt(int64_t(i)));
-    int64_t bytes = int64_t(packed.size() + bias.size() * 4);
-    const int64_t ow = out_->blob.addVector(packed), ob = out_->blob.addVector(bias);
-    int32_t lo, hi;
-    outputClamp(n, lo, hi);
-    auto rq = requant(n, s.cout, "", int32_t(n.getInt("out_zero_point", 0)), lo, hi, bytes);
-    if (!rq)
-      return rq.takeError();
+    qcc_rt::conv_pack_weights(s, int8Weights(*w).data(), packed.data());
+    auto c = addWeightedConstants(n, packed, b, s.cout);
+    if (!c)
+      return c.takeError();
+    const int64_t ow = c->weights, ob = c->bias, bytes = c->bytes;
+    const std::string rqs = c->requant;
     const int64_t scratchBytes = int64_t(qcc_rt::conv_scratch_bytes(s));
     const int scratch = scratchBytes ? newBuffer(scratchBytes) : -1;
     ArenaValue ya = define(y, Layout::Nhwc);
@@ -531,7 +549,7 @@ private:
                                                   s.kh, s.kw, s.sh, s.sw, s.pt, s.pl, s.dh, s.dw, s.group, packed.size());
     Step &st = addStep(n, comment, bufs);
     st.weightBytes = bytes;
-    const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem), rqs = *rq;
+    const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
     const int xb = xa->buffer, yb = ya.buffer;
     st.code = [L = out_.get(), s, tx, ty, rqs, ow, ob, xb, yb, scratch] {
       return fmt::format("{{\n    static const qcc_rt::ConvShape s = {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
@@ -557,22 +575,13 @@ private:
     s.n = int32_t(w->type.shape[0]);
     s.k = int32_t(w->type.shape[1]);
     s.m = int32_t(x->type.numElements() / std::max<int64_t>(s.k, 1));
-    std::vector<int8_t> wv(size_t(w->constant->size()));
-    for (size_t i = 0; i < wv.size(); ++i)
-      wv[i] = int8_t(w->constant->getInt(int64_t(i)));
     std::vector<int8_t> packed(qcc_rt::gemm_packed_weight_bytes(s));
-    qcc_rt::gemm_pack_weights(s, wv.data(), packed.data());
-    std::vector<int32_t> bias(size_t(s.n), 0);
-    if (b)
-      for (size_t i = 0; i < bias.size(); ++i)
-        bias[i] = int32_t(b->constant->getInt(int64_t(i)));
-    int64_t bytes = int64_t(packed.size() + bias.size() * 4);
-    const int64_t ow = out_->blob.addVector(packed), ob = out_->blob.addVector(bias);
-    int32_t lo, hi;
-    outputClamp(n, lo, hi);
-    auto rq = requant(n, s.n, "", int32_t(n.getInt("out_zero_point", 0)), lo, hi, bytes);
-    if (!rq)
-      return rq.takeError();
+    qcc_rt::gemm_pack_weights(s, int8Weights(*w).data(), packed.data());
+    auto c = addWeightedConstants(n, packed, b, s.n);
+    if (!c)
+      return c.takeError();
+    const int64_t ow = c->weights, ob = c->bias, bytes = c->bytes;
+    const std::string rqs = c->requant;
     const int64_t scratchBytes = int64_t(qcc_rt::gemm_scratch_bytes(s));
     const int scratch = scratchBytes ? newBuffer(scratchBytes) : -1;
     ArenaValue ya = define(y, Layout::Plain);
@@ -583,7 +592,7 @@ private:
                                                   s.k, s.n, packed.size()),
                        bufs);
     st.weightBytes = bytes;
-    const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem), rqs = *rq;
+    const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
     const int xb = xa->buffer, yb = ya.buffer;
     st.code = [L = out_.get(), s, tx, ty, rqs, ow, ob, xb, yb, scratch] {
       return fmt::format("{{\n    static const qcc_rt::GemmShape s = {{{}, {}, {}}};\n    const qcc_rt::Requant rq = {};\n"

@@ -468,15 +468,8 @@ Error evalSoftmax(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::Mutabl
   const int64_t axis = n.getInt("axis", int64_t(s.size()) - 1);
   const bool coerce2d = n.getInt("coerce2d", 0) != 0;
   const bool logMode = n.op == "LogSoftmax";
-  int64_t outer = 1, len = 1, inner = 1;
-  for (int64_t d = 0; d < int64_t(s.size()); ++d) {
-    if (d < axis)
-      outer *= s[size_t(d)];
-    else if (d == axis || coerce2d)
-      len *= s[size_t(d)];
-    else
-      inner *= s[size_t(d)];
-  }
+  int64_t outer, len, inner;
+  qcc_rt::softmax_extents(s.data(), int64_t(s.size()), axis, coerce2d, outer, len, inner);
   if (x.size() == 0)
     return Error::success();
   return dispatchStorage(x.elem().storage(), [&](auto tag) -> Error {

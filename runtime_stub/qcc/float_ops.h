@@ -119,6 +119,21 @@ QCC_RT_INLINE void softmax_strided(const T *x, T *y, int64_t outer, int64_t len,
   }
 }
 
+/// Softmax over `axis` of a tensor of `rank` dims as [outer, len, inner] blocks;
+/// coerce2d (ONNX before opset 13) flattens every dim from `axis` on into len.
+inline void softmax_extents(const int64_t *shape, int64_t rank, int64_t axis, bool coerce2d, int64_t &outer,
+                            int64_t &len, int64_t &inner) {
+  outer = len = inner = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d < axis)
+      outer *= shape[d];
+    else if (d == axis || coerce2d)
+      len *= shape[d];
+    else
+      inner *= shape[d];
+  }
+}
+
 /// Float-island Softmax / LogSoftmax of a float32 tensor seen as
 /// [outer, len, inner]. scratch: 2 * inner floats (unused when inner == 1).
 inline void softmax(const float *x, float *y, int64_t outer, int64_t len, int64_t inner, bool log_mode,
