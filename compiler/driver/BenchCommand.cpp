@@ -53,18 +53,10 @@ int runBench() {
     if (!fs::is_regular_file(in, ec))
       return reportError(makeError("{}: no such file", in));
   std::optional<TempDir> tmp;
-  std::string work = workDir;
-  if (work.empty()) {
-    auto t = TempDir::create("qcc-bench");
-    if (!t)
-      return reportError(t.takeError());
-    tmp.emplace(std::move(*t));
-    work = tmp->path();
-  } else {
-    fs::create_directories(work, ec);
-    if (ec)
-      return reportError(makeError("{}: cannot create ({})", work, ec.message()));
-  }
+  auto folder = workFolder(workDir, "qcc-bench", tmp);
+  if (!folder)
+    return reportError(folder.takeError());
+  const std::string work = *folder;
   BuildOptions bo;
   bo.cxx = cxx;
   bo.progress = llvm::errs().is_displayed();

@@ -310,4 +310,20 @@ target_link_libraries(qcc_runner PRIVATE {0})
   return exe.string();
 }
 
+llvm::Expected<std::string> workFolder(const std::string &requested, const std::string &prefix,
+                                       std::optional<TempDir> &tmp) {
+  if (requested.empty()) {
+    auto t = TempDir::create(prefix);
+    if (!t)
+      return t.takeError();
+    tmp.emplace(std::move(*t));
+    return tmp->path();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(requested, ec);
+  if (ec)
+    return makeError("{}: cannot create ({})", requested, ec.message());
+  return requested;
+}
+
 } // namespace qcc

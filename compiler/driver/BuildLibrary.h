@@ -7,6 +7,7 @@
 #include <llvm/Support/Error.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,5 +68,10 @@ private:
   explicit TempDir(std::string p) : path_(std::move(p)) {}
   std::string path_;
 };
+
+/// The folder runners are built in: `requested` (created if needed), or a
+/// fresh temporary one named after `prefix`, owned by `tmp` and removed with it.
+llvm::Expected<std::string> workFolder(const std::string &requested, const std::string &prefix,
+                                       std::optional<TempDir> &tmp);
 
 } // namespace qcc

@@ -420,18 +420,10 @@ int runCompare() {
 
   // The generated code, through the runner.
   std::optional<TempDir> tmp;
-  std::string work = workDir;
-  if (work.empty()) {
-    auto t = TempDir::create("qcc-compare");
-    if (!t)
-      return reportError(t.takeError());
-    tmp.emplace(std::move(*t));
-    work = tmp->path();
-  } else {
-    fs::create_directories(work, ec);
-    if (ec)
-      return reportError(makeError("{}: cannot create ({})", work, ec.message()));
-  }
+  auto folder = workFolder(workDir, "qcc-compare", tmp);
+  if (!folder)
+    return reportError(folder.takeError());
+  const std::string work = *folder;
   BuildOptions bo;
   bo.cxx = cxx;
   bo.sanitize = sanitize;
