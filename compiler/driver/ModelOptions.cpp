@@ -2,10 +2,14 @@
 
 #include "quant/ImportQdq.h"
 #include "quant/ImportQonnx.h"
+#include "quant/LowerQonnxThresholds.h"
+#include "quant/LowerQonnxTrunc.h"
 #include "ops/OpRegistry.h"
 #include "support/Error.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include "ir/Printer.h"
 
 namespace qcc {
 
@@ -35,6 +39,12 @@ llvm::Error lowerQonnxModel(Graph &g, const std::string &path) {
   if (!hasQonnxOps(g))
     return llvm::Error::success();
   QonnxImportStats st;
+  if (std::getenv("QCC_H1_DUMP"))
+    llvm::errs() << printGraph(g);
+  if (auto e = prepareQonnxThresholds(g, st))
+    return withContext(std::move(e), path);
+  if (auto e = prepareQonnxTrunc(g, st))
+    return withContext(std::move(e), path);
   if (auto e = lowerQonnx(g, &st))
     return withContext(std::move(e), path);
   if (auto e = checkQonnxLowered(g, &st))
@@ -42,6 +52,10 @@ llvm::Error lowerQonnxModel(Graph &g, const std::string &path) {
   QdqImportOptions qo;
   qo.qonnx = true;
   if (auto e = lowerQdq(g, nullptr, qo))
+    return withContext(std::move(e), path);
+  if (auto e = finishQonnxThresholds(g, st))
+    return withContext(std::move(e), path);
+  if (auto e = finishQonnxTrunc(g, st))
     return withContext(std::move(e), path);
   // The model's precision is kept, never re-chosen: a float op left between
   // the quantizers (one the QDQ lowering does not fuse, e.g. a
