@@ -606,12 +606,23 @@ def bad_calibration(c):
              ["profile_corrupt.json"], command="compile", args=["--profile", "profile_corrupt.json"])
 
 
+def qonnx_quantizers(c):
+    """Broken QONNX quantizers (tests/e2e/make_bad_qonnx.py builds them; the
+    qonnx executor check runs the same cases)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+    import make_bad_qonnx
+    for stem, model, must, why in make_bad_qonnx.cases():
+        name = stem + ".onnx"
+        c.save(name, model)
+        c.expect(name, why, [name] + must)
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     os.makedirs(out_dir, exist_ok=True)
     corpus = Corpus(out_dir)
     for family in (controls, broken_files, structure, initializers, graph_inputs, ops_and_domains, op_shapes,
-                   op_attributes, bad_data, bad_calibration):
+                   op_attributes, bad_data, bad_calibration, qonnx_quantizers):
         family(corpus)
     corpus.write_expected()
     print(f"wrote {len(corpus.entries)} cases to {os.path.join(out_dir, 'expected.json')}")
