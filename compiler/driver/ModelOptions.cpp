@@ -1,5 +1,6 @@
 #include "driver/ModelOptions.h"
 
+#include "quant/ImportQcdq.h"
 #include "quant/ImportQdq.h"
 #include "quant/ImportQonnx.h"
 #include "quant/LowerQonnxThresholds.h"
@@ -29,9 +30,17 @@ llvm::Expected<std::unique_ptr<Graph>> loadModelWithShapes(const std::string &pa
   // models stay float here (qcc run MODEL is qonnx's executor); qcc compile
   // lowers them (lowerQonnxModel), after calibrating on this graph, so that
   // qcc compare's reload of MODEL matches the profile.
-  if (hasQuantizedOps(**g) && !hasQonnxOps(**g))
-    if (auto e = lowerQdq(**g))
+  if (hasQuantizedOps(**g) && !hasQonnxOps(**g)) {
+    // QCDQ quantizers (quant/ImportQcdq.h) are sub-8-bit grids: their units
+    // pair types as QONNX's do, not by ORT's int8/uint8 rules.
+    auto narrowed = narrowQcdq(**g);
+    if (!narrowed)
+      return withContext(narrowed.takeError(), path);
+    QdqImportOptions qo;
+    qo.qonnx = *narrowed > 0;
+    if (auto e = lowerQdq(**g, nullptr, qo))
       return withContext(std::move(e), path);
+  }
   return g;
 }
 

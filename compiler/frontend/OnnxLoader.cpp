@@ -62,6 +62,9 @@ public:
     const onnx::GraphProto &gp = model.graph();
     if (auto e = importInitializers(gp))
       return std::move(e);
+    if (canonical_)
+      if (auto e = restoreIntWidths(model))
+        return std::move(e);
     if (auto e = importInputs(gp))
       return std::move(e);
     std::vector<int> order;
@@ -103,6 +106,33 @@ private:
       if (!tensor)
         return withContext(tensor.takeError(), fmt::format("initializer '{}'", t.name()));
       g_->addConstant(t.name(), std::move(*tensor));
+    }
+    return llvm::Error::success();
+  }
+
+  /// Narrow integer constants of a graph qcc wrote: see writeOnnx ("qcc.int_widths").
+  llvm::Error restoreIntWidths(const onnx::ModelProto &model) {
+    for (const auto &p : model.metadata_props()) {
+      if (p.key() != "qcc.int_widths")
+        continue;
+      llvm::SmallVector<llvm::StringRef, 16> lines;
+      llvm::StringRef(p.value()).split(lines, '\n', -1, false);
+      for (llvm::StringRef line : lines) {
+        auto [bitsText, name] = line.split(':');
+        unsigned bits = 0;
+        Value *v = g_->findValue(name.str());
+        if (bitsText.getAsInteger(10, bits) || !v || !v->isConstant() || !v->constant->elem().isInt())
+          return makeError("metadata qcc.int_widths: '{}' names no integer initializer", line.str());
+        const Tensor &old = *v->constant;
+        const ElemType e = ElemType::intN(bits, old.elem().isSigned());
+        if (bits < 1 || bits > 64 || e.storageBytes() != old.elem().storageBytes())
+          return makeError("metadata qcc.int_widths: '{}' does not fit the initializer's type {}", line.str(),
+                           old.elem().str());
+        Tensor t(e, old.shape());
+        std::copy(old.raw(), old.raw() + old.bytes(), t.raw());
+        v->constant = std::move(t);
+        v->type = v->constant->type();
+      }
     }
     return llvm::Error::success();
   }

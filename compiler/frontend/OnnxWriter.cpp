@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <fmt/format.h>
 
 namespace qcc {
 
@@ -114,6 +115,24 @@ llvm::Error writeOnnx(const Graph &g, const std::string &path) {
     if (v->isConstant() && written.insert(v).second)
       if (auto e = fillTensor(*v->constant, v->name, *gp.add_initializer()))
         return e;
+  // ONNX has no 2..7-bit (or 9..15-bit) integer types: such constants are
+  // written in their storage type, and their widths kept here ("bits:name"
+  // lines), so a reload infers the same narrow types (QuantizeLinear takes its
+  // output type, and so its saturation range, from the zero point's).
+  std::set<std::string> narrow; // sorted: the same graph writes the same bytes
+  for (const Value *v : written) {
+    const ElemType &e = v->constant->elem();
+    if (e.isInt() && e.bits() != e.storageBytes() * 8)
+      narrow.insert(fmt::format("{}:{}", e.bits(), v->name));
+  }
+  std::string widths;
+  for (const std::string &w : narrow)
+    widths += (widths.empty() ? "" : "\n") + w;
+  if (!widths.empty()) {
+    auto *w = m.add_metadata_props();
+    w->set_key("qcc.int_widths");
+    w->set_value(widths);
+  }
   for (const Value *v : g.inputs)
     if (auto e = fillValueInfo(*v, *gp.add_input()))
       return e;
