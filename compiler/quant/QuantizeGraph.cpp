@@ -684,10 +684,11 @@ private:
     Node *q = emit(n.op, n.domain, n.name, ins, outs, n.attrs);
     if (auto e = check(*q))
       return e;
+    // A QuantizeLinear copied over is the model's own quantizer, not a float op.
     bool touchesFloatData = false;
     for (const Value *in : n.inputs)
       touchesFloatData |= in && !in->isConstant() && in->type.elem.isFloat();
-    if (touchesFloatData)
+    if (touchesFloatData && !(n.domain.empty() && n.op == "QuantizeLinear"))
       islands_.push_back(fmt::format("{} ({})", n.name, n.op));
     return llvm::Error::success();
   }

@@ -3,6 +3,8 @@
 #include "OnnxBuilder.h"
 
 #include "frontend/OnnxLoader.h"
+#include "frontend/OnnxWriter.h"
+#include "interp/Interpreter.h"
 #include "ir/Printer.h"
 
 #include <gtest/gtest.h>
@@ -161,4 +163,39 @@ TEST(Frontend, PrintsStableText) {
                              "  %y = Sqrt(%m) : f32[1,4]  # root\n"
                              "  output %y : f32[1,4]\n"
                              "}\n");
+}
+
+// ONNX has no int4 type: a graph qcc writes keeps the width of its narrow
+// integer constants, so the reloaded QuantizeLinear saturates at [-8, 7]
+// (at int8's range it would give -9 for -1.08 / 0.12).
+TEST(Frontend, WrittenGraphKeepsSubByteWidths) {
+  Graph g;
+  g.name = "narrow";
+  g.opsets[""] = 13;
+  Value *x = g.addValue("x", TensorType{ElemType::f32(), Shape{3}});
+  g.inputs.push_back(x);
+  Tensor s(ElemType::f32(), Shape{});
+  s.data<float>()[0] = 0.12f;
+  Value *sv = g.addConstant("s", std::move(s));
+  Value *zv = g.addConstant("z", Tensor(ElemType::intN(4, true), Shape{}));
+  Value *q = g.addValue("q", TensorType{ElemType::intN(4, true), Shape{3}});
+  g.addNode("QuantizeLinear", "quantize", {x, sv, zv}, {q});
+  g.outputs.push_back(q);
+  auto dir = test::tempDir("widths");
+  const std::string path = (dir / "narrow.qcc.onnx").string();
+  ASSERT_FALSE(bool(writeOnnx(g, path)));
+  auto r = loadOnnx(path);
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  EXPECT_EQ((*r)->outputs[0]->type.str(), "i4[3]");
+  auto interp = Interpreter::create(**r);
+  ASSERT_TRUE(bool(interp)) << llvm::toString(interp.takeError());
+  Tensor in(ElemType::f32(), Shape{3});
+  in.data<float>()[0] = -1.08f;
+  in.data<float>()[1] = 0.84f;
+  in.data<float>()[2] = 5.0f;
+  auto out = interp->run({in});
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  EXPECT_EQ((*out)[0].getDouble(0), -8);
+  EXPECT_EQ((*out)[0].getDouble(1), 7);
+  EXPECT_EQ((*out)[0].getDouble(2), 7);
 }
