@@ -12,7 +12,8 @@ re-quantized by calibration and no float island is left.
 
 For each model built here (conv, gemm, residual add; 2, 3, 4 bits; signed and
 unsigned; per-channel weights):
-  qcc compile MODEL --calib X -o OUT       (no float island in the console)
+  qcc compile MODEL --calib X -o OUT       (no float island; one QuantizeLinear
+                                           and one DequantizeLinear left, at the edges)
   model.qir types                          (the Clip's width, e.g. i4 / u3)
   qcc run OUT --input X -o Y               vs onnxruntime on the same X:
                                            on the output grid, every element
@@ -146,9 +147,15 @@ def check(qcc, work, fn, bits, signed, seed):
     r = run([qcc, "compile", path, "--calib", xp, "-o", out])
     if r.returncode != 0:
         return name, None, None, None, [f"compile failed: {r.stderr.strip()[-400:]}"]
-    if "float island" in r.stderr:
-        fails.append("float islands left: " + "; ".join(l for l in r.stderr.splitlines() if "float island" in l))
+    islands = [l.strip() for l in r.stderr.splitlines() if l.strip().startswith("float island:")]
+    if islands:
+        fails.append("float islands left: " + "; ".join(islands))
     qir = open(os.path.join(out, "model.qir")).read()
+    # Integer from the input quantizer to the output dequantizer: any other
+    # (De)QuantizeLinear is a unit qcc did not fuse (and re-quantized itself).
+    edges = (qir.count("= QuantizeLinear("), qir.count("= DequantizeLinear("))
+    if edges != (1, 1):
+        fails.append(f"model.qir has {edges[0]} QuantizeLinear and {edges[1]} DequantizeLinear (want 1 and 1)")
     # Every QCDQ activation keeps the Clip's width: the integer types of that width appear, no Clip is left.
     want = f"{'i' if signed else 'u'}{bits}["
     if want not in qir:
