@@ -1,5 +1,6 @@
 #include "backends/cpp/CppEmitter.h"
 
+#include "backends/cpp/LibraryReport.h"
 #include "backends/cpp/Lowering.h"
 #include "support/Embedded.h"
 #include "support/Error.h"
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 #include <llvm/Support/JSON.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -82,7 +84,7 @@ std::string renderHeader(const std::string &N, const Lowered &L, const ArenaStat
         h += fmt::format("/* {} {} \"{}\": float [{}]; quantized {} with scale {:.9g}, zero point {} */\n", kind, i,
                          p.name, shapeList(p.shape), p.ctype, p.scale, p.zeroPoint);
       h += fmt::format("static const int64_t {}_{}{}_shape[] = {{{}}};\n", N, kind, i, shapeList(p.shape));
-      h += fmt::format("#define {}_{}{}_SCALE {:.9g}f\n#define {}_{}{}_ZERO_POINT {}\n", N,
+      h += fmt::format("#define {}_{}{}_SCALE {:#.9g}f\n#define {}_{}{}_ZERO_POINT {}\n", N,
                        std::string(kind) == "input" ? "INPUT" : "OUTPUT", i, p.scale, N,
                        std::string(kind) == "input" ? "INPUT" : "OUTPUT", i, p.zeroPoint);
       numels += (i ? ", " : "") + std::to_string(numel(p.shape));
@@ -157,7 +159,7 @@ std::string renderSource(const std::string &N, const Lowered &L, bool external) 
     const int64_t off = L.buffers[size_t(L.inputBuffers[i])].offset;
     const int64_t qmin = p.qmin, qmax = p.qmax; // the element's bits (an int4 input clamps to [-8, 7])
     s += fmt::format("  if (!inputs[{0}])\n    return {1}_ERR_NULL_POINTER;\n"
-                     "  qcc_rt::quantize({2}, inputs[{0}], {3:.9g}f, {4}, {5}, {6}, at<{7}>(A, {8}));\n",
+                     "  qcc_rt::quantize({2}, inputs[{0}], {3:#.9g}f, {4}, {5}, {6}, at<{7}>(A, {8}));\n",
                      i, N, numel(p.shape), p.scale, p.zeroPoint, qmin, qmax, p.ctype, off);
   }
   s += "  run_layers(A, W);\n";
@@ -167,7 +169,7 @@ std::string renderSource(const std::string &N, const Lowered &L, bool external) 
     if (p.ctype == "float") // computed in float (a float island at the end)
       s += fmt::format("  if (outputs[{0}])\n    std::memcpy(outputs[{0}], A + {1}, {2});\n", i, off, numel(p.shape) * 4);
     else
-      s += fmt::format("  if (outputs[{0}])\n    qcc_rt::dequantize({1}, at<{2}>(A, {3}), {4:.9g}f, {5}, outputs[{0}]);\n",
+      s += fmt::format("  if (outputs[{0}])\n    qcc_rt::dequantize({1}, at<{2}>(A, {3}), {4:#.9g}f, {5}, outputs[{0}]);\n",
                        i, numel(p.shape), p.ctype, off, p.scale, p.zeroPoint);
   }
   s += fmt::format("  return {}_OK;\n}}\n\n", N);
@@ -280,11 +282,26 @@ llvm::Expected<LibraryInfo> emitCppLibrary(const Graph &g, const EmitOptions &o,
   info.inputs = L.inputs;
   info.outputs = L.outputs;
   info.weightBytes = int64_t(L.blob.bytes.size());
-  for (size_t i = 1; i + 1 < L.steps.size(); ++i)
-    if (info.layers.empty() || info.layers.back().node != L.steps[i].node)
-      info.layers.push_back({L.steps[i].node, L.steps[i].op, L.steps[i].weightBytes});
-    else
-      info.layers.back().weightBytes += L.steps[i].weightBytes;
+  info.externalWeights = o.externalWeights;
+  for (size_t i = 1; i + 1 < L.steps.size(); ++i) {
+    const Step &st = L.steps[i];
+    if (info.layers.empty() || info.layers.back().node != st.node)
+      info.layers.push_back({st.node, st.op});
+    LayerInfo &l = info.layers.back();
+    l.weightBytes += st.weightBytes;
+    l.weightBytesUnpacked += st.weightBytes + st.panelBytes - st.panelBytesStored;
+    if (st.weightCount) {
+      l.weightBits = st.weightBits;
+      l.weightStorageBits = st.weightStorageBits;
+      l.accBits = st.accBits;
+      l.weightCount = st.weightCount;
+      l.panelBytes = st.panelBytes;
+      l.panelBytesStored = st.panelBytesStored;
+    }
+    info.weightBytesLayers += st.weightBytes;
+    info.weightBytesUnpacked += st.weightBytes + st.panelBytes - st.panelBytesStored;
+    info.unpackBytes = std::max(info.unpackBytes, st.unpackBytes);
+  }
 
   const fs::path out(outDir);
   const std::string &N = o.name;
@@ -305,14 +322,9 @@ llvm::Expected<LibraryInfo> emitCppLibrary(const Graph &g, const EmitOptions &o,
     if (f.path.rfind("qcc/", 0) == 0)
       if (auto e = writeFile(out / f.path, std::string(f.contents)))
         return std::move(e);
-  llvm::json::Object lib{{"name", N},
-                         {"inputs", portsJson(L.inputs)},
-                         {"outputs", portsJson(L.outputs)},
-                         {"arena_bytes", info.arena.arenaBytes},
-                         {"activation_bytes_sum", info.arena.sumBytes},
-                         {"activation_bytes_max_live", info.arena.maxLiveBytes},
-                         {"weight_bytes", info.weightBytes},
-                         {"weights_external", o.externalWeights}};
+  llvm::json::Object lib = libraryReportJson(info);
+  lib["inputs"] = portsJson(L.inputs);
+  lib["outputs"] = portsJson(L.outputs);
   std::string json;
   llvm::raw_string_ostream os(json);
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(lib)));

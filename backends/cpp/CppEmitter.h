@@ -39,14 +39,24 @@ struct PortInfo {
 
 struct LayerInfo {
   std::string node, op;
-  int64_t weightBytes = 0; ///< packed weights, bias, requantization tables
+  int64_t weightBytes = 0; ///< packed weights (as stored: sub-byte weights packed), bias, requantization tables
+  // QConv / QGemm only (0 elsewhere).
+  int64_t weightBytesUnpacked = 0; ///< weightBytes with the weight panel stored as int8
+  int weightBits = 0, weightStorageBits = 0; ///< bits of the weight values; bits per value in the blob
+  int accBits = 0;                 ///< narrowest accumulator that provably cannot overflow
+  int64_t weightCount = 0;         ///< weight values
+  int64_t panelBytes = 0, panelBytesStored = 0; ///< the kernel's int8 weight panel; as stored
 };
 
 struct LibraryInfo {
   std::string name;
   std::vector<PortInfo> inputs, outputs;
   ArenaStats arena;
-  int64_t weightBytes = 0;
+  int64_t weightBytes = 0;         ///< the constants blob (NAME_WEIGHT_BYTES)
+  int64_t weightBytesUnpacked = 0; ///< the layers' constants with every weight panel as int8
+  int64_t weightBytesLayers = 0;   ///< the layers' constants as stored (sum of LayerInfo::weightBytes)
+  int64_t unpackBytes = 0;         ///< largest arena region a packed panel is unpacked into
+  bool externalWeights = false;
   std::vector<LayerInfo> layers;
 };
 

@@ -1,6 +1,8 @@
 #include "backends/cpp/Lowering.h"
 
+#include "backends/cpp/AccumulatorBound.h"
 #include "backends/cpp/IndexMap.h"
+#include "backends/cpp/WeightPacking.h"
 #include "quant/RequantAttrs.h"
 #include "support/Error.h"
 
@@ -375,6 +377,10 @@ private:
         return lowerUnary(n);
       if (n.op == "QGlobalAveragePool")
         return lowerGap(n);
+      if (n.op == "QTrunc")
+        return lowerTrunc(n);
+      if (n.op == "Threshold")
+        return lowerThreshold(n);
     } else if (n.domain.empty()) {
       if (n.op == "Clip")
         return lowerUnary(n);
@@ -409,12 +415,12 @@ private:
     const int64_t count = x->type.numElements();
     std::string call;
     if (n.op == "DequantizeLinear") {
-      call = fmt::format("qcc_rt::dequantize({}, @X, {:.9g}f, {}, @Y);", count, p->first, p->second);
+      call = fmt::format("qcc_rt::dequantize({}, @X, {:#.9g}f, {}, @Y);", count, p->first, p->second);
     } else {
       QuantInfo q;
       q.bits = y->type.elem.bits();
       q.isSigned = y->type.elem.isSigned();
-      call = fmt::format("qcc_rt::quantize({}, @X, {:.9g}f, {}, {}, {}, @Y);", count, p->first, p->second, q.qmin(),
+      call = fmt::format("qcc_rt::quantize({}, @X, {:#.9g}f, {}, {}, {}, @Y);", count, p->first, p->second, q.qmin(),
                          q.qmax());
     }
     Step &st = addStep(n, header(n), {xa->buffer, ya.buffer});
@@ -466,20 +472,45 @@ private:
   struct WeightedConstants {
     int64_t weights = 0, bias = 0, bytes = 0; ///< blob offsets, and bytes for the report
     std::string requant;                     ///< the qcc_rt::Requant initializer
+    PackedPanel panel;                       ///< how the weight panel is stored (bytes dropped)
+    int unpackBuffer = -1;                   ///< arena buffer the panel is unpacked into
+    AccumulatorBound acc;
+    int weightBits = 8;
+    int64_t weightCount = 0;
   };
 
-  /// Packed weights, the int32 bias (zeros when absent) and the per-channel
-  /// requantization of a QConv / QGemm, into the blob.
+  /// Packed weights (sub-byte weights packed further, see WeightPacking.h), the
+  /// int32 bias (zeros when absent) and the per-channel requantization of a
+  /// QConv / QGemm, into the blob; the accumulator bound, refusing the node
+  /// when int32 could overflow.
   llvm::Expected<WeightedConstants> addWeightedConstants(const Node &n, const std::vector<int8_t> &packed,
-                                                         const Value *b, int32_t channels) {
+                                                         const Value *w, const Value *b, const Value *x,
+                                                         int32_t channels) {
     std::vector<int32_t> bias(size_t(channels), 0);
     if (b)
       for (size_t i = 0; i < bias.size(); ++i)
         bias[i] = int32_t(b->constant->getInt(int64_t(i)));
     WeightedConstants c;
-    c.bytes = int64_t(packed.size() + bias.size() * 4);
-    c.weights = out_->blob.addVector(packed);
+    c.weightBits = int(w->type.elem.bits());
+    c.weightCount = w->type.numElements();
+    const auto xr = integerRange(x);
+    const int64_t zx = n.op == "QConv" ? n.getInt("x_zero_point", 0) : xr.first; // the padding value
+    const int64_t storageMax = (int64_t(1) << (8 * x->type.elem.storageBytes())) - 1;
+    c.acc = accumulatorBound(int8Weights(*w), channels, bias, std::min(xr.first, zx), std::max(xr.second, zx),
+                             storageMax);
+    if (c.acc.partialBound > std::numeric_limits<int32_t>::max())
+      return nodeError(n, "the int32 accumulator could overflow: |bias| + sum|w| * {} reaches {} (exact range "
+                          "[{}, {}], {} bits) with {} input values per output; split the layer or use narrower "
+                          "weights",
+                       storageMax, c.acc.partialBound, c.acc.lo, c.acc.hi, c.acc.bits,
+                       c.weightCount / std::max<int64_t>(channels, 1));
+    c.panel = packPanel(packed, unsigned(c.weightBits));
+    c.bytes = int64_t(c.panel.bytes.size() + bias.size() * 4);
+    c.weights = out_->blob.addVector(c.panel.bytes);
+    c.panel.bytes.clear();
     c.bias = out_->blob.addVector(bias);
+    if (c.panel.packed())
+      c.unpackBuffer = newBuffer(c.panel.panelBytes);
     int32_t lo, hi;
     outputClamp(n, lo, hi);
     auto rq = requant(n, channels, "", int32_t(n.getInt("out_zero_point", 0)), lo, hi, c.bytes);
@@ -487,6 +518,44 @@ private:
       return rq.takeError();
     c.requant = *rq;
     return c;
+  }
+
+  /// Comment line on the weights and the accumulator.
+  static std::string weightComment(const WeightedConstants &c, const Value *w) {
+    std::string s = fmt::format("weights {} {}, ", w->type.elem.str(),
+                                w->quant && !w->quant->perChannel() ? "per-tensor" : "per-channel");
+    if (c.panel.packed())
+      s += fmt::format("int8 panel {} bytes, stored at {} bits per value ({} bytes), unpacked into the arena first",
+                       c.panel.panelBytes, c.panel.bits,
+                       qcc_rt::packed_panel_bytes(c.panel.bits, c.panel.head, c.panel.count, c.panel.tail));
+    else
+      s += fmt::format("{} bytes packed", c.panel.panelBytes);
+    return s + fmt::format("\n  accumulator: {} bits suffice (range [{}, {}]), computed in int32", c.acc.bits, c.acc.lo,
+                           c.acc.hi);
+  }
+
+  /// The report's weight figures on the layer's step.
+  static void recordWeights(Step &st, const WeightedConstants &c) {
+    st.weightBytes = c.bytes;
+    st.weightBits = c.weightBits;
+    st.weightStorageBits = c.panel.bits;
+    st.accBits = c.acc.bits;
+    st.weightCount = c.weightCount;
+    st.panelBytes = c.panel.panelBytes;
+    st.panelBytesStored = int64_t(qcc_rt::packed_panel_bytes(c.panel.bits, c.panel.head, c.panel.count, c.panel.tail));
+    st.unpackBytes = c.panel.packed() ? c.panel.panelBytes : 0;
+  }
+
+  /// The statement unpacking the panel (empty when it is read from the blob)
+  /// and the kernel's weight pointer.
+  static std::string unpackStatement(const Lowered *L, const WeightedConstants &c) {
+    if (!c.panel.packed())
+      return "";
+    return fmt::format("qcc_rt::unpack_panel({}, {}, {}, {}, {}, {});\n    ", c.panel.bits, c.panel.head, c.panel.count,
+                       c.panel.tail, wt("uint8_t", c.weights), at(L, c.unpackBuffer, "int8_t"));
+  }
+  static std::string weightPointer(const Lowered *L, const WeightedConstants &c) {
+    return c.panel.packed() ? at(L, c.unpackBuffer, "int8_t") : wt("int8_t", c.weights);
   }
 
   Error lowerConv(const Node &n) {
@@ -533,10 +602,10 @@ private:
       return xa.takeError();
     std::vector<int8_t> packed(qcc_rt::conv_packed_weight_bytes(s));
     qcc_rt::conv_pack_weights(s, int8Weights(*w).data(), packed.data());
-    auto c = addWeightedConstants(n, packed, b, s.cout);
+    auto c = addWeightedConstants(n, packed, w, b, x, s.cout);
     if (!c)
       return c.takeError();
-    const int64_t ow = c->weights, ob = c->bias, bytes = c->bytes;
+    const int64_t ob = c->bias;
     const std::string rqs = c->requant;
     const int64_t scratchBytes = int64_t(qcc_rt::conv_scratch_bytes(s));
     const int scratch = scratchBytes ? newBuffer(scratchBytes) : -1;
@@ -544,19 +613,21 @@ private:
     std::vector<int> bufs = {xa->buffer, ya.buffer};
     if (scratch >= 0)
       bufs.push_back(scratch);
-    std::string comment = header(n) + fmt::format("\n  {}x{} stride {}x{} pad {},{} dilation {}x{} group {}, weights "
-                                                  "int8 per-channel, {} bytes packed",
-                                                  s.kh, s.kw, s.sh, s.sw, s.pt, s.pl, s.dh, s.dw, s.group, packed.size());
+    if (c->unpackBuffer >= 0)
+      bufs.push_back(c->unpackBuffer);
+    std::string comment = header(n) + fmt::format("\n  {}x{} stride {}x{} pad {},{} dilation {}x{} group {}, {}", s.kh,
+                                                  s.kw, s.sh, s.sw, s.pt, s.pl, s.dh, s.dw, s.group, weightComment(*c, w));
     Step &st = addStep(n, comment, bufs);
-    st.weightBytes = bytes;
+    recordWeights(st, *c);
     const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
     const int xb = xa->buffer, yb = ya.buffer;
-    st.code = [L = out_.get(), s, tx, ty, rqs, ow, ob, xb, yb, scratch] {
+    st.code = [L = out_.get(), s, tx, ty, rqs, wc = *c, ob, xb, yb, scratch] {
       return fmt::format("{{\n    static const qcc_rt::ConvShape s = {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
                          "{}, {}, {}}};\n    const qcc_rt::Requant rq = {};\n"
-                         "    qcc_rt::conv_nhwc(s, {}, {}, {}, rq, {}, {});\n  }}",
+                         "    {}qcc_rt::conv_nhwc(s, {}, {}, {}, rq, {}, {});\n  }}",
                          s.n, s.h, s.w, s.cin, s.oh, s.ow, s.cout, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw, s.pt, s.pl, s.group,
-                         s.x_zero_point, rqs, at(L, xb, tx), wt("int8_t", ow), wt("int32_t", ob), at(L, yb, ty),
+                         s.x_zero_point, rqs, unpackStatement(L, wc), at(L, xb, tx), weightPointer(L, wc),
+                         wt("int32_t", ob), at(L, yb, ty),
                          scratch >= 0 ? fmt::format("A + {}", L->buffers[size_t(scratch)].offset) : "nullptr");
     };
     return ok();
@@ -577,10 +648,10 @@ private:
     s.m = int32_t(x->type.numElements() / std::max<int64_t>(s.k, 1));
     std::vector<int8_t> packed(qcc_rt::gemm_packed_weight_bytes(s));
     qcc_rt::gemm_pack_weights(s, int8Weights(*w).data(), packed.data());
-    auto c = addWeightedConstants(n, packed, b, s.n);
+    auto c = addWeightedConstants(n, packed, w, b, x, s.n);
     if (!c)
       return c.takeError();
-    const int64_t ow = c->weights, ob = c->bias, bytes = c->bytes;
+    const int64_t ob = c->bias;
     const std::string rqs = c->requant;
     const int64_t scratchBytes = int64_t(qcc_rt::gemm_scratch_bytes(s));
     const int scratch = scratchBytes ? newBuffer(scratchBytes) : -1;
@@ -588,16 +659,18 @@ private:
     std::vector<int> bufs = {xa->buffer, ya.buffer};
     if (scratch >= 0)
       bufs.push_back(scratch);
-    Step &st = addStep(n, header(n) + fmt::format("\n  fully connected {}x{} -> {}, weights int8, {} bytes packed", s.m,
-                                                  s.k, s.n, packed.size()),
+    if (c->unpackBuffer >= 0)
+      bufs.push_back(c->unpackBuffer);
+    Step &st = addStep(n, header(n) + fmt::format("\n  fully connected {}x{} -> {}, {}", s.m, s.k, s.n, weightComment(*c, w)),
                        bufs);
-    st.weightBytes = bytes;
+    recordWeights(st, *c);
     const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
     const int xb = xa->buffer, yb = ya.buffer;
-    st.code = [L = out_.get(), s, tx, ty, rqs, ow, ob, xb, yb, scratch] {
+    st.code = [L = out_.get(), s, tx, ty, rqs, wc = *c, ob, xb, yb, scratch] {
       return fmt::format("{{\n    static const qcc_rt::GemmShape s = {{{}, {}, {}}};\n    const qcc_rt::Requant rq = {};\n"
-                         "    qcc_rt::gemm(s, {}, {}, {}, rq, {}, {});\n  }}",
-                         s.m, s.n, s.k, rqs, at(L, xb, tx), wt("int8_t", ow), wt("int32_t", ob), at(L, yb, ty),
+                         "    {}qcc_rt::gemm(s, {}, {}, {}, rq, {}, {});\n  }}",
+                         s.m, s.n, s.k, rqs, unpackStatement(L, wc), at(L, xb, tx), weightPointer(L, wc),
+                         wt("int32_t", ob), at(L, yb, ty),
                          scratch >= 0 ? fmt::format("A + {}", L->buffers[size_t(scratch)].offset) : "nullptr");
     };
     return ok();
@@ -666,6 +739,52 @@ private:
     st.code = [L = out_.get(), tx, ty, rqs, xb, yb, N, HW, C, zx] {
       return fmt::format("{{\n    const qcc_rt::Requant rq = {};\n    qcc_rt::global_avgpool_nhwc({}, {}, {}, {}, {}, rq, {});\n  }}",
                          rqs, N, HW, C, at(L, xb, tx), zx, at(L, yb, ty));
+    };
+    return ok();
+  }
+
+  /// qcc::QTrunc (runtime_stub/qcc/trunc.h): a window sum in NHWC, or elementwise in the input's layout.
+  Error lowerTrunc(const Node &n) {
+    const Value *x = n.input(0), *y = n.output(0);
+    static const char *const modes[] = {"FLOOR", "CEIL", "HALF_EVEN", "UP", "DOWN", "HALF_UP", "HALF_DOWN"};
+    std::string m = n.getString("rounding_mode", "FLOOR");
+    m = m == "ROUND" ? "HALF_EVEN" : m;
+    const auto it = std::find(std::begin(modes), std::end(modes), m);
+    if (it == std::end(modes))
+      return nodeError(n, "unknown rounding_mode '{}'", m);
+    int32_t lo, hi;
+    outputClamp(n, lo, hi);
+    QuantInfo r; // the reference clamps to the type's range too
+    r.bits = y->type.elem.bits();
+    r.isSigned = y->type.elem.isSigned();
+    lo = int32_t(std::max<int64_t>(lo, r.qmin()));
+    hi = int32_t(std::min<int64_t>(hi, r.qmax()));
+    const std::string p = fmt::format("{{{}, {}, {}, {}, {}, {}}}", n.getInt("x_zero_point", 0), n.getInt("offset", 0),
+                                      n.getInt("shift", 0), int(it - std::begin(modes)), lo, hi);
+    const bool pooled = n.has("kernel_shape");
+    auto xa = pooled ? inLayout(n, x, Layout::Nhwc) : valueOf(n, x);
+    if (!xa)
+      return xa.takeError();
+    ArenaValue ya = define(y, pooled ? Layout::Nhwc : xa->layout);
+    const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
+    const int xb = xa->buffer, yb = ya.buffer;
+    std::string shape;
+    if (pooled) {
+      const Shape &xs = x->type.shape, &ys = y->type.shape;
+      const auto k = n.getInts("kernel_shape"), st = n.getInts("strides", {1, 1}), pd = n.getInts("pads", {0, 0, 0, 0});
+      shape = fmt::format("{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, 1, {}, {}", xs[0], xs[2], xs[3], xs[1], ys[2], ys[3],
+                          k[0], k[1], st[0], st[1], pd[0], pd[1]);
+    }
+    Step &stp = addStep(n, header(n) + fmt::format("\n  {} {} {}", pooled ? "window sum, shift" : "shift", n.getInt("shift", 0), m),
+                        {xb, yb});
+    const int64_t count = x->type.numElements();
+    stp.code = [L = out_.get(), p, shape, tx, ty, xb, yb, count] {
+      if (shape.empty())
+        return fmt::format("{{\n    static const qcc_rt::TruncParams p = {};\n    qcc_rt::trunc_elementwise({}, {}, p, {});\n  }}",
+                           p, count, at(L, xb, tx), at(L, yb, ty));
+      return fmt::format("{{\n    static const qcc_rt::PoolShape s = {{{}}};\n    static const qcc_rt::TruncParams p = {};\n"
+                         "    qcc_rt::trunc_pool_nhwc(s, {}, p, {});\n  }}",
+                         shape, p, at(L, xb, tx), at(L, yb, ty));
     };
     return ok();
   }
@@ -774,7 +893,7 @@ private:
     return ok();
   }
 
-  static std::string floatLiteral(float v) { return fmt::format("{:.9g}", v); }
+  static std::string floatLiteral(float v) { return fmt::format("{:#.9g}", v); } // "1.00000000": a valid literal with f
 
   Error lowerUnary(const Node &n) {
     const Value *x = n.input(0), *y = n.output(0);
@@ -827,6 +946,63 @@ private:
       c.replace(c.find("@X"), 2, at(L, xb, tx));
       c.replace(c.find("@Y"), 2, at(L, yb, ty));
       return "{\n    " + c + "\n  }";
+    };
+    return ok();
+  }
+
+  /// qcc::Threshold (runtime_stub/qcc/threshold.h): channel rows follow the
+  /// buffer's layout (NHWC: channel innermost).
+  Error lowerThreshold(const Node &n) {
+    const Value *x = n.input(0), *t = n.input(1), *y = n.output(0);
+    if (!t || !t->isConstant() || t->type.elem != ElemType::i32() || t->type.rank() != 2)
+      return nodeError(n, "the cpu backend needs constant int32 thresholds");
+    const Shape &xs = x->type.shape;
+    const int64_t rows = t->type.shape[0], steps = t->type.shape[1];
+    int64_t axis = n.getInt("axis", 1);
+    if (axis < 0)
+      axis += int64_t(xs.size());
+    auto xa = valueOf(n, x);
+    if (!xa)
+      return xa.takeError();
+    const bool channelsLast = rows > 1 && axis == 1 && xa->layout == Layout::Nhwc && (xs.size() == 3 || xs.size() == 4);
+    if (rows > 1 && !channelsLast)
+      xa = inLayout(n, x, Layout::Plain);
+    if (!xa)
+      return xa.takeError();
+    int64_t outer = 1, channels = 1, inner = 1;
+    if (rows == 1) {
+      outer = x->type.numElements();
+    } else if (channelsLast) {
+      channels = xs[1];
+      outer = x->type.numElements() / std::max<int64_t>(channels, 1);
+    } else {
+      for (size_t d = 0; d < xs.size(); ++d)
+        (int64_t(d) < axis ? outer : int64_t(d) == axis ? channels : inner) *= xs[d];
+    }
+    ArenaValue ya;
+    if (canReuse(n, 0, *xa, xa->layout)) {
+      alias(y, xa->buffer, xa->layout);
+      ya = values_[y];
+    } else {
+      ya = define(y, xa->layout);
+    }
+    std::vector<int32_t> tv(size_t(t->constant->size()));
+    for (size_t i = 0; i < tv.size(); ++i)
+      tv[i] = t->constant->data<int32_t>()[i];
+    const int64_t off = out_->blob.addVector(tv);
+    Step &st = addStep(n, header(n) + fmt::format("\n  {} threshold(s) per {}, y = {} + {} * count", steps,
+                                                  rows == 1 ? "tensor" : "channel", n.getInt("out_base", 0),
+                                                  n.getInt("out_step", 1)),
+                       {xa->buffer, ya.buffer});
+    st.weightBytes = int64_t(tv.size() * 4);
+    const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
+    const int xb = xa->buffer, yb = ya.buffer;
+    const int64_t base = n.getInt("out_base", 0), step = n.getInt("out_step", 1);
+    st.code = [L = out_.get(), tx, ty, xb, yb, outer, channels, inner, steps, rows, base, step, off] {
+      return fmt::format("{{\n    static const qcc_rt::ThresholdShape s = {{{}, {}, {}, {}, {}, {}, {}}};\n"
+                         "    qcc_rt::threshold(s, {}, {}, {});\n  }}",
+                         outer, channels, inner, steps, rows, base, step, at(L, xb, tx), wt("int32_t", off),
+                         at(L, yb, ty));
     };
     return ok();
   }

@@ -32,6 +32,13 @@ struct Step {
   std::function<std::string()> code; ///< the call, rendered after planning
   int64_t weightBytes = 0;
   std::string node, op;
+  // QConv / QGemm only (0 elsewhere): the report's per-layer weight figures.
+  int weightBits = 0;        ///< bits of the weight values (e.g. 4 for i4)
+  int weightStorageBits = 0; ///< bits per value in the blob: 1, 2, 4 (packed) or 8
+  int accBits = 0;           ///< narrowest accumulator that provably cannot overflow
+  int64_t weightCount = 0;   ///< weight values (cout * K)
+  int64_t panelBytes = 0, panelBytesStored = 0; ///< int8 panel the kernel reads; as stored
+  int64_t unpackBytes = 0;   ///< arena bytes the panel is unpacked into (0: read from the blob)
 };
 
 struct ArenaValue {

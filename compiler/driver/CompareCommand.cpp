@@ -13,6 +13,7 @@
 #include "driver/DataIO.h"
 #include "driver/ModelOptions.h"
 #include "interp/Interpreter.h"
+#include "quant/Precision.h"
 #include "ir/Printer.h"
 #include "passes/Pass.h"
 #include "quant/QuantizeGraph.h"
@@ -250,9 +251,8 @@ llvm::Expected<PerLayer> measurePerLayer(const fs::path &out, const Quantizable 
   if (!r)
     return withContext(r.takeError(), (out / "report.json").string());
   qo.rounding = *r;
-  qo.perChannelWeights = setting("weights").find("per tensor") == std::string::npos;
-  qo.actUnsigned = setting("activations").rfind("uint8", 0) == 0;
-  qo.actSymmetric = setting("activations").find(" symmetric") != std::string::npos;
+  if (auto e = readPrecisionSettings(*settings, qo))
+    return withContext(std::move(e), (out / "report.json").string());
   auto ranges = rangesFor(m.profile, m.profile.method, m.profile.percentile);
   if (!ranges)
     return withContext(ranges.takeError(), (out / "profile.json").string());

@@ -1,8 +1,10 @@
-// qcc compile MODEL --calib DATA -o OUT: calibrate, quantize to int8 and write
+// qcc compile MODEL --calib DATA -o OUT: calibrate, quantize (int8 unless
+// --weight-bits / --act-bits / --precision ask for other widths) and write
 // OUT/ with the integer graph (model.qcc.onnx, readable by `qcc run OUT`), its
 // text form (model.qir), the calibration profile, report.json and, for
 // --target cpu (the default), the generated C++ library (backends/cpp).
 #include "backends/cpp/CppEmitter.h"
+#include "backends/cpp/LibraryReport.h"
 #include "calib/Collect.h"
 #include "calib/Profile.h"
 #include "driver/BuildLibrary.h"
@@ -60,6 +62,16 @@ llvm::cl::opt<bool> actUint8("act-uint8", llvm::cl::desc("uint8 activations (def
                              llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
 llvm::cl::opt<bool> actSymmetric("act-symmetric", llvm::cl::desc("Symmetric activations (zero point 0 / 128)"),
                                  llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::opt<int> weightBits("weight-bits", llvm::cl::desc("Weight bits, 2..16 (default 8): symmetric per channel"),
+                              llvm::cl::value_desc("N"), llvm::cl::init(8), llvm::cl::sub(CompileCmd),
+                              llvm::cl::cat(qccCategory()));
+llvm::cl::opt<int> actBits("act-bits", llvm::cl::desc("Activation bits, 2..16 (default 8)"), llvm::cl::value_desc("N"),
+                           llvm::cl::init(8), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
+llvm::cl::list<std::string> precision("precision",
+                                      llvm::cl::desc("Widths of one ONNX node: NODE=W4A8, NODE=W4 or NODE=A16 "
+                                                     "(A: the node's output activation); repeatable"),
+                                      llvm::cl::value_desc("NODE=WnAm"), llvm::cl::sub(CompileCmd),
+                                      llvm::cl::cat(qccCategory()));
 llvm::cl::opt<int> reportSamples("report-samples", llvm::cl::desc("Calibration samples used for per-layer SQNR (default 16)"),
                                  llvm::cl::init(16), llvm::cl::sub(CompileCmd), llvm::cl::cat(qccCategory()));
 llvm::cl::list<std::string> shapes("input-shape", llvm::cl::desc("Fix an input's shape: NAME=1x3x224x224"),
@@ -85,19 +97,6 @@ bool isCIdentifier(const std::string &s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
-llvm::json::Object libraryJson(const cpp::LibraryInfo &lib) {
-  llvm::json::Array layers;
-  for (const auto &l : lib.layers)
-    layers.push_back(llvm::json::Object{{"node", l.node}, {"op", l.op}, {"weight_bytes", l.weightBytes}});
-  return llvm::json::Object{{"name", lib.name},
-                            {"target", "cpu"},
-                            {"arena_bytes", lib.arena.arenaBytes},
-                            {"activation_bytes_sum", lib.arena.sumBytes},
-                            {"activation_bytes_max_live", lib.arena.maxLiveBytes},
-                            {"weight_bytes", lib.weightBytes},
-                            {"layers", std::move(layers)}};
-}
-
 int64_t batchOf(const Graph &g) {
   return g.inputs.empty() || g.inputs[0]->type.shape.empty() ? 1 : g.inputs[0]->type.shape[0];
 }
@@ -114,6 +113,37 @@ llvm::Expected<Profile> calibrateOn(const Graph &g, const Dataset &data, int64_t
   p.samples = samples;
   p.tensors = std::move(*stats);
   return p;
+}
+
+/// What backends/cpp and the runtime_stub kernels can emit: conv / fully
+/// connected kernels take 8-bit inputs (runtime_stub/qcc/gemm_core.h) but
+/// backends/cpp does not check it. A wider input is refused here, naming the
+/// node, rather than emitted wrongly.
+/// The name to give --precision to change the grid of integer value x: the
+/// node computing it (through data movement), or the graph input it quantizes.
+std::string gridOwner(const Value *x) {
+  while (x->producer && x->producer->domain.empty() && x->producer->op != "QuantizeLinear" && x->producer->input(0))
+    x = x->producer->input(0);
+  if (!x->producer)
+    return x->name;
+  if (x->producer->op == "QuantizeLinear") {
+    const Value *f = x->producer->input(0); // a graph input or a float island's output
+    return f->producer ? f->producer->name : f->name;
+  }
+  return x->producer->name;
+}
+
+llvm::Error checkCpuWidths(const Graph &g) {
+  for (const auto &n : g.nodes()) {
+    if (n->domain != "qcc" || (n->op != "QConv" && n->op != "QGemm"))
+      continue;
+    const Value *x = n->input(0);
+    if (x && x->type.elem.storageBytes() != 1)
+      return nodeError(*n, "--target cpu: the kernel library's {} kernel takes 8-bit inputs, this input is {} "
+                       "(give it at most 8 bits with --precision {}=A8, or use --target none)",
+                       n->op == "QConv" ? "convolution" : "fully connected", x->type.elem.str(), gridOwner(x));
+  } // wider weights: backends/cpp refuses them itself
+  return llvm::Error::success();
 }
 
 llvm::Error writeText(const fs::path &path, const std::string &text) {
@@ -156,16 +186,30 @@ int runCompile() {
     return reportError(makeError("--weights '{}': expected embedded or external", std::string(weightsMode)));
   if (build && target == "none")
     return reportError(makeError("--build needs a library: drop --target none"));
+  if (auto e = checkBits(weightBits, "--weight-bits"))
+    return reportError(std::move(e));
+  if (auto e = checkBits(actBits, "--act-bits"))
+    return reportError(std::move(e));
+  auto overrides = parsePrecisionOptions(precision);
+  if (!overrides)
+    return reportError(overrides.takeError());
   const std::string name = libName.empty() ? cpp::libraryNameFor(model) : std::string(libName);
   if (!isCIdentifier(name))
     return reportError(makeError("--name '{}': must be a C identifier", name));
   auto g = loadModelWithShapes(model, shapes);
   if (!g)
     return reportError(g.takeError());
+  const auto loadedNodes = nodeOrigins(**g);
   // `qcc calibrate` runs the same pipeline: profiles are keyed by value names.
   if (auto e = runPasses(**g, canonicalizePipeline(), /*verify=*/true))
     return reportError(withContext(std::move(e), std::string(model)));
   const Graph &graph = **g;
+  std::vector<std::string> precisionNotes;
+  auto nodePrecision = resolvePrecisionNodes(*overrides, loadedNodes, graph, precisionNotes);
+  if (!nodePrecision)
+    return reportError(withContext(nodePrecision.takeError(), std::string(model)));
+  for (const std::string &note : precisionNotes)
+    llvm::errs() << "qcc: " << note << "\n";
 
   std::optional<Dataset> data;
   int64_t samples = 0;
@@ -211,9 +255,15 @@ int runCompile() {
   qo.perChannelWeights = !perTensor;
   qo.actUnsigned = actUint8;
   qo.actSymmetric = actSymmetric;
+  qo.weightBits = unsigned(weightBits);
+  qo.actBits = unsigned(actBits);
+  qo.nodePrecision = *nodePrecision;
   auto q = quantizeGraph(graph, *ranges, qo);
   if (!q)
     return reportError(withContext(q.takeError(), std::string(model)));
+  if (target == "cpu")
+    if (auto e = checkCpuWidths(*q->graph))
+      return reportError(withContext(std::move(e), std::string(model)));
 
   std::map<std::string, LayerAccuracy> acc;
   if (data) {
@@ -227,10 +277,8 @@ int runCompile() {
   llvm::json::Object settings{{"rounding", std::string(rounding)},
                               {"calib_method", std::string(method)},
                               {"percentile", double(percentile)},
-                              {"calib_samples", samples},
-                              {"weights", perTensor ? "int8 symmetric per tensor" : "int8 symmetric per channel"},
-                              {"activations", fmt::format("{} {} per tensor", actUint8 ? "uint8" : "int8",
-                                                          actSymmetric ? "symmetric" : "asymmetric")}};
+                              {"calib_samples", samples}};
+  writePrecisionSettings(qo, settings); // weights, activations, their widths, per-node overrides
   llvm::json::Object report = buildReport(graph, *q, acc, settings);
 
   fs::path tmp = out.string() + fmt::format(".tmp-{}", ::getpid());
@@ -253,7 +301,7 @@ int runCompile() {
       return fail(withContext(l.takeError(), fmt::format("{} (--target cpu; --target none writes the integer graph only)",
                                                          std::string(model))));
     lib = std::move(*l);
-    report["library"] = libraryJson(*lib);
+    report["library"] = cpp::libraryReportJson(*lib);
   }
   if (auto e = writeOnnx(*q->graph, (tmp / "model.qcc.onnx").string()))
     return fail(std::move(e));
@@ -293,8 +341,12 @@ int runCompile() {
                           [&](const auto &kv) { return kv.second == y->name; });
     auto a = f == q->quantizedName.end() ? acc.end() : acc.find(f->first);
     std::string name = n->name.size() > 40 ? "..." + n->name.substr(n->name.size() - 37) : n->name;
+    // The grid's width; a narrower grid in wider storage shows both (i4(i8)).
+    std::string type = y->type.elem.str();
+    if (y->type.elem.isInt() && y->quant->bits != y->type.elem.bits())
+      type = fmt::format("{}{}({})", y->quant->isSigned ? 'i' : 'u', y->quant->bits, type);
     llvm::errs() << fmt::format("{:<40} {:<22} {:>8} {:>10}\n", name, n->domain.empty() ? n->op : n->domain + "::" + n->op,
-                                y->type.elem.str(), a == acc.end() ? "-" : fmt::format("{:.1f}", a->second.sqnrDb()));
+                                type, a == acc.end() ? "-" : fmt::format("{:.1f}", a->second.sqnrDb()));
   }
   double worst = INFINITY;
   std::string worstName;
@@ -313,9 +365,9 @@ int runCompile() {
     llvm::errs() << "  float island: " << s << "\n";
   if (lib)
     llvm::errs() << fmt::format("qcc: library {}: {}.h, {}.cpp; arena {} bytes (activations side by side {}, largest live "
-                                "set {}), weights {} bytes{}\n",
+                                "set {}), {}{}\n",
                                 lib->name, lib->name, lib->name, lib->arena.arenaBytes, lib->arena.sumBytes,
-                                lib->arena.maxLiveBytes, lib->weightBytes,
+                                lib->arena.maxLiveBytes, cpp::weightSummary(*lib),
                                 weightsMode == "external" ? fmt::format(" in {}.weights.bin", lib->name) : "");
   if (build && lib)
     llvm::errs() << fmt::format("qcc: built {}/lib{}.a\n", out.string(), lib->name);

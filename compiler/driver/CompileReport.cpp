@@ -109,6 +109,14 @@ llvm::json::Object buildReport(const Graph &floatGraph, const QuantizeResult &q,
         l["weight_scale_min"] = double(*std::min_element(in->quant->scale.begin(), in->quant->scale.end()));
         l["weight_scale_max"] = double(*std::max_element(in->quant->scale.begin(), in->quant->scale.end()));
       }
+    if (n->domain == "qcc" && (n->op == "QConv" || n->op == "QGemm")) {
+      // The grid's width (a clipped input may sit in wider storage).
+      const Value *x = n->input(0), *w = n->input(1);
+      if (x)
+        l["input_bits"] = int64_t(x->quant ? x->quant->bits : x->type.elem.bits());
+      if (w && !l.get("weight_bits"))
+        l["weight_bits"] = int64_t(w->quant ? w->quant->bits : w->type.elem.bits());
+    }
     if (n->has("rounding"))
       l["rounding"] = n->getString("rounding", "");
     for (const auto &[f, i] : q.quantizedName)

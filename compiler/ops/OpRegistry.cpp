@@ -20,6 +20,8 @@ const OpRegistry &OpRegistry::get() {
     registerQuantOps(r);
     registerQLinearOps(r);
     registerQonnxOps(r);
+    registerThresholdOps(r);
+    registerTruncOps(r);
     return r;
   }();
   return reg;

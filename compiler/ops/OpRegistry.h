@@ -83,5 +83,7 @@ void registerResizeOps(OpRegistry &r);
 void registerQuantOps(OpRegistry &r);
 void registerQLinearOps(OpRegistry &r);
 void registerQonnxOps(OpRegistry &r);
+void registerThresholdOps(OpRegistry &r);
+void registerTruncOps(OpRegistry &r);
 
 } // namespace qcc

@@ -278,7 +278,7 @@ llvm::Expected<QuantParams> quantParams(const Node &n) {
 }
 
 /// Records the grid of a Quant's output (QuantInfo, as DequantizeLinear's
-/// canonicalize does) when it is one: constant integer bit width 2..16 (any
+/// canonicalize does) when it is one: constant integer bit width 2..32 (any
 /// rounding mode: the result is always on the grid), one integer zero point
 /// inside the range, a positive float32 scale per tensor or along one axis.
 /// A Quant of a constant folds at import; quant/ImportQdq.h recovers its
@@ -291,7 +291,7 @@ Error canonicalizeQuant(Node &n, int64_t) {
     return ok();
   const double bits = b->constant->getDouble(0);
   const bool isSigned = n.getInt("signed", 1) != 0, narrow = n.getInt("narrow", 1) != 0;
-  if (!(bits >= 2 && bits <= 16 && bits == std::floor(bits)))
+  if (!(bits >= 2 && bits <= 32 && bits == std::floor(bits))) // 32: brevitas' Int32Bias
     return ok();
   const double zp = z->constant->getDouble(0);
   for (int64_t i = 0; i < z->constant->size(); ++i)

@@ -7,13 +7,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace qcc {
 
 QuantInfo chooseActivationQuant(float lo, float hi, const QuantizeOptions &opts) {
+  return chooseActivationQuant(lo, hi, opts, opts.actBits);
+}
+
+QuantInfo chooseActivationQuant(float lo, float hi, const QuantizeOptions &opts, unsigned bits) {
   QuantInfo q;
-  q.bits = 8;
+  q.bits = bits;
   q.isSigned = !opts.actUnsigned;
   q.rounding = opts.rounding;
   // The range must hold real 0 exactly (padding, ReLU).
@@ -98,6 +103,8 @@ public:
         return f.takeError();
       dst_->outputs.push_back(*f);
     }
+    if (auto e = checkOverridesUsed())
+      return std::move(e);
     dst_->removeDeadCode();
     if (auto e = verifyGraph(*dst_))
       return withContext(std::move(e), "quantized graph");
@@ -111,14 +118,70 @@ public:
 private:
   // ---- values ----------------------------------------------------------------
 
-  llvm::Expected<QuantInfo> actQuant(const Value *v) {
+  /// Grid of src value v: --act-bits, or the --precision A of the node
+  /// producing v (or of `fusedInto`, whose requantization computes v).
+  llvm::Expected<QuantInfo> actQuant(const Value *v, const Node *fusedInto = nullptr) {
     auto it = ranges_.find(v->name);
     if (it == ranges_.end())
       return makeError("no calibration range for value '{}'", v->name);
-    return chooseActivationQuant(it->second.first, it->second.second, opts_);
+    return chooseActivationQuant(it->second.first, it->second.second, opts_, actBitsFor(v, fusedInto));
   }
 
-  ElemType actElem() const { return ElemType::intN(8, !opts_.actUnsigned); }
+  unsigned actBitsFor(const Value *v, const Node *fusedInto) {
+    if (!v->producer) { // a graph input: --precision INPUT_NAME=A<n>
+      auto it = opts_.nodePrecision.find(v->name);
+      if (it != opts_.nodePrecision.end() && it->second.actBits && !v->isConstant()) {
+        usedAct_.insert(v->name);
+        return it->second.actBits;
+      }
+    }
+    unsigned bits = 0;
+    for (const Node *n : std::initializer_list<const Node *>{v->producer, fusedInto}) {
+      auto it = n ? opts_.nodePrecision.find(n->name) : opts_.nodePrecision.end();
+      if (it != opts_.nodePrecision.end() && it->second.actBits) {
+        usedAct_.insert(n->name);
+        bits = bits ? bits : it->second.actBits; // the node that owns v first
+      }
+    }
+    return bits ? bits : opts_.actBits;
+  }
+
+  unsigned weightBitsFor(const Node &n) {
+    auto it = opts_.nodePrecision.find(n.name);
+    if (it == opts_.nodePrecision.end() || !it->second.weightBits)
+      return opts_.weightBits;
+    usedWeight_.insert(n.name);
+    return it->second.weightBits;
+  }
+
+  /// Every --precision override must have landed somewhere.
+  llvm::Error checkOverridesUsed() {
+    for (const auto &[name, p] : opts_.nodePrecision) {
+      const bool w = p.weightBits && !usedWeight_.count(name), a = p.actBits && !usedAct_.count(name);
+      if (!w && !a)
+        continue;
+      const Node *node = nullptr;
+      for (const auto &n : src_.nodes())
+        if (n->name == name)
+          node = n.get();
+      if (!node && w)
+        for (const Value *in : src_.inputs)
+          if (in->name == name)
+            return makeError("--precision {}={}: '{}' is a graph input, which has no weights (W applies to Conv, "
+                             "Gemm and MatMul nodes)", name, p.str(), name);
+      if (!node)
+        return makeError("--precision {}={}: no node '{}' in the graph being quantized", name, p.str(), name);
+      if (w)
+        return nodeError(*node, "--precision W{}: qcc quantizes no weights of this node (W applies to Conv, Gemm "
+                         "and MatMul with constant float weights)", p.weightBits);
+      return nodeError(*node, "--precision A{}: this node has no output grid of its own (it keeps its input's "
+                       "grid, or its output is not a float activation qcc quantizes); set A on the node that "
+                       "produces its input", p.actBits);
+    }
+    return llvm::Error::success();
+  }
+
+  static ElemType elemOf(const QuantInfo &q) { return ElemType::intN(q.bits, q.isSigned); }
 
   Value *intValue(const std::string &srcName, const Shape &shape, const QuantInfo &q, ElemType e) {
     Value *v = dst_->addValue(dst_->uniqueName(srcName + "_q"), TensorType{e, shape});
@@ -174,7 +237,7 @@ private:
       std::vector<float> f = v->constant->toFloats();
       auto [lo, hi] = std::minmax_element(f.begin(), f.end());
       q = chooseActivationQuant(f.empty() ? 0.f : *lo, f.empty() ? 0.f : *hi, opts_);
-      Tensor t(actElem(), v->type.shape);
+      Tensor t(elemOf(q), v->type.shape);
       for (size_t i = 0; i < f.size(); ++i)
         t.setDouble(int64_t(i), double(onGrid(f[i], q)));
       Value *c = dst_->addConstant(dst_->uniqueName(v->name + "_q"), t);
@@ -189,12 +252,25 @@ private:
     if (!aq)
       return aq.takeError();
     q = *aq;
-    Value *out = intValue(v->name, v->type.shape, q, actElem());
+    // QuantizeLinear saturates to its storage type (what the written ONNX
+    // graph holds); a narrower grid adds an explicit Clip.
+    const ElemType storage = ElemType::intN(storageBitsFor(q.bits), q.isSigned);
+    QuantInfo storageRange;
+    storageRange.bits = storage.bits();
+    storageRange.isSigned = q.isSigned;
+    const bool clip = q.qmin() > storageRange.qmin() || q.qmax() < storageRange.qmax();
+    Value *out = intValue(v->name, v->type.shape, q, storage);
+    Value *raw = clip ? intValue(v->name + "_unclipped", v->type.shape, q, storage) : out;
     Node *n = emit("QuantizeLinear", "", dst_->uniqueName("quantize_" + v->name),
-                   {*fv, scalarConst(v->name + "_scale", q.scale[0]), zpConst(v->name + "_zero_point", q.zeroPoint[0], actElem())},
-                   {out});
+                   {*fv, scalarConst(v->name + "_scale", q.scale[0]), zpConst(v->name + "_zero_point", q.zeroPoint[0], storage)},
+                   {raw});
     if (auto e = check(*n))
       return std::move(e);
+    if (clip) {
+      Node *c = emit("Clip", "", dst_->uniqueName("clip_" + v->name), {raw}, {out}, {{"min", q.qmin()}, {"max", q.qmax()}});
+      if (auto e = check(*c))
+        return std::move(e);
+    }
     record(v, out);
     return out;
   }
@@ -275,7 +351,7 @@ private:
         amax = std::min(amax, act->getFloat("max", INFINITY));
       }
     }
-    auto q = actQuant(p.srcOut);
+    auto q = actQuant(p.srcOut, &producer);
     if (!q)
       return q.takeError();
     p.q = *q;
@@ -289,8 +365,8 @@ private:
   }
 
   void setOutputAttrs(std::map<std::string, Attribute> &a, const OutputPlan &p) {
-    a["out_bits"] = int64_t(8);
-    a["out_signed"] = int64_t(!opts_.actUnsigned);
+    a["out_bits"] = int64_t(p.q.bits);
+    a["out_signed"] = int64_t(p.q.isSigned);
     a["out_zero_point"] = p.q.zeroPoint[0];
     a["out_min"] = p.lo;
     a["out_max"] = p.hi;
@@ -298,18 +374,21 @@ private:
 
   // ---- weights -------------------------------------------------------------------
 
-  /// Symmetric int8 weights per output row (axis 0) or per tensor.
+  /// Symmetric `bits`-bit weights per output row (axis 0) or per tensor.
   struct QWeights {
     Tensor q;
+    unsigned bits = 8;
     std::vector<double> scale;
-    std::vector<int64_t> rowSum;
+    std::vector<int64_t> rowSum, rowAbsSum;
   };
 
   /// `bias` (may be empty) and `sx` bound the scales from below so that the
   /// int32 bias at s_x * s_w stays within a quarter of the int32 range (rows
   /// of near-zero weights with a real bias would otherwise overflow it).
-  QWeights quantizeWeights(const Tensor &w, int64_t rows, const std::vector<float> &bias, double sx) {
+  QWeights quantizeWeights(const Tensor &w, int64_t rows, const std::vector<float> &bias, double sx, unsigned bits) {
     QWeights r;
+    r.bits = bits;
+    const double qmax = double(weightQmax(bits));
     const int64_t per = w.size() / rows;
     std::vector<float> f = w.toFloats();
     r.scale.assign(size_t(rows), 1.0);
@@ -323,17 +402,19 @@ private:
         for (int64_t k = 0; k < per; ++k)
           m = std::max(m, double(std::fabs(f[size_t(c * per + k)])));
       }
-      r.scale[size_t(c)] = m > 0 ? m / 127.0 : 1.0;
+      r.scale[size_t(c)] = m > 0 ? m / qmax : 1.0;
       if (!bias.empty())
         r.scale[size_t(c)] = std::max(r.scale[size_t(c)], std::fabs(double(bias[size_t(c)])) / (sx * 536870912.0));
     }
-    r.q = Tensor(ElemType::intN(8, true), w.shape());
+    r.q = Tensor(ElemType::intN(bits, true), w.shape());
     r.rowSum.assign(size_t(rows), 0);
+    r.rowAbsSum.assign(size_t(rows), 0);
     for (int64_t c = 0; c < rows; ++c)
       for (int64_t k = 0; k < per; ++k) {
-        double v = std::clamp(std::nearbyint(double(f[size_t(c * per + k)]) / r.scale[size_t(c)]), -127.0, 127.0);
-        r.q.data<int8_t>()[c * per + k] = int8_t(v);
+        double v = std::clamp(std::nearbyint(double(f[size_t(c * per + k)]) / r.scale[size_t(c)]), -qmax, qmax);
+        r.q.setDouble(c * per + k, v);
         r.rowSum[size_t(c)] += int64_t(v);
+        r.rowAbsSum[size_t(c)] += std::abs(int64_t(v));
       }
     return r;
   }
@@ -349,6 +430,21 @@ private:
       b.data<int32_t>()[c] = int32_t(v);
     }
     return dst_->addConstant(dst_->uniqueName(n.name + "_bias_q"), b);
+  }
+
+  /// The integer reference sums bias + w * x in int32: every partial sum, in
+  /// any order, must provably fit (DESIGN.md: proven, not assumed).
+  llvm::Error checkAccumulator(const Node &n, const QWeights &qw, const Tensor &bias, const QuantInfo &xq) {
+    const int64_t maxX = maxAbsOnGrid(xq);
+    for (size_t c = 0; c < qw.rowAbsSum.size(); ++c) {
+      const int64_t b = bias.getInt(int64_t(c)), bound = accumulatorBound(b, qw.rowAbsSum[c], maxX);
+      if (bound > std::numeric_limits<int32_t>::max())
+        return nodeError(n, "the int32 accumulator could overflow with {}-bit weights and {}-bit inputs: output "
+                         "channel {} can reach |bias| {} + sum|w| {} * max|x| {} = {} > 2^31-1; give this node or "
+                         "its input fewer bits (--precision, --weight-bits, --act-bits)",
+                         qw.bits, xq.bits, c, std::abs(b), qw.rowAbsSum[c], maxX, bound);
+    }
+    return llvm::Error::success();
   }
 
   std::vector<Requant> outputRequants(const QWeights &w, double sx, double sy) {
@@ -398,7 +494,7 @@ private:
       return plan.takeError();
     const Tensor &w = *n.input(1)->constant;
     std::vector<float> bias = n.input(2) ? n.input(2)->constant->toFloats() : std::vector<float>{};
-    QWeights qw = quantizeWeights(w, w.shape()[0], bias, xq.scale[0]);
+    QWeights qw = quantizeWeights(w, w.shape()[0], bias, xq.scale[0], weightBitsFor(n));
     auto qb = quantizeBias(n, bias, qw, xq.scale[0], xq.zeroPoint[0]);
     if (!qb)
       return qb.takeError();
@@ -413,16 +509,18 @@ private:
   /// Emits QConv / QGemm(x, w_q, bias_q) with its per-channel requantizers.
   llvm::Error emitWeighted(const Node &n, const char *op, Value *qx, const QWeights &qw, Value *qb,
                            const OutputPlan &plan, std::map<std::string, Attribute> a) {
+    if (auto e = checkAccumulator(n, qw, *qb->constant, *qx->quant))
+      return e;
     setOutputAttrs(a, plan);
     Value *wq = dst_->addConstant(dst_->uniqueName(n.name + "_weight_q"), qw.q);
     QuantInfo wqi;
-    wqi.bits = 8;
+    wqi.bits = qw.bits;
     wqi.narrow = true;
     wqi.axis = 0;
     for (double s : qw.scale)
       wqi.scale.push_back(float(s)), wqi.zeroPoint.push_back(0);
     wq->quant = wqi;
-    Value *y = intValue(plan.srcOut->name, plan.srcOut->type.shape, plan.q, actElem());
+    Value *y = intValue(plan.srcOut->name, plan.srcOut->type.shape, plan.q, elemOf(plan.q));
     Node *q = emit(op, "qcc", n.name, {qx, wq, qb}, {y}, std::move(a));
     setRequants(*q, outputRequants(qw, qx->quant->scale[0], plan.q.scale[0]));
     if (auto e = check(*q))
@@ -466,7 +564,7 @@ private:
       for (int64_t o = 0; o < N; ++o)
         bias.push_back(beta * float(c.getDouble(c.size() == 1 ? 0 : o)));
     }
-    QWeights qw = quantizeWeights(w, N, bias, xq.scale[0]);
+    QWeights qw = quantizeWeights(w, N, bias, xq.scale[0], weightBitsFor(n));
     auto qb = quantizeBias(n, bias, qw, xq.scale[0], xq.zeroPoint[0]);
     if (!qb)
       return qb.takeError();
@@ -490,11 +588,23 @@ private:
       return plan.takeError();
     const QuantInfo &A = *(*qa)->quant, &B = *(*qb)->quant;
     const double sa = A.scale[0], sb = B.scale[0], sy = plan->q.scale[0];
+    // QAdd (tflite / single) shifts (x - zp) left by 20 bits in int32 and
+    // QMul multiplies (a - za) * (b - zb): wide inputs would saturate.
+    const int64_t da = maxDistanceFromZeroPoint(A), db = maxDistanceFromZeroPoint(B);
+    const int64_t i32max = std::numeric_limits<int32_t>::max();
+    if (n.op == "Add" && opts_.rounding != Rounding::Onnx && std::max(da, db) > (i32max >> kAddLeftShift))
+      return nodeError(n, "{}-bit and {}-bit inputs are too wide for qcc::QAdd under --rounding {}: (x - zero "
+                       "point) << {} must fit int32, i.e. inputs of at most 11 bits; give the inputs' producers "
+                       "fewer bits (--precision NODE=A11) or use --rounding onnx",
+                       A.bits, B.bits, roundingName(opts_.rounding), kAddLeftShift);
+    if (n.op == "Mul" && da * db > i32max)
+      return nodeError(n, "{}-bit and {}-bit inputs are too wide for qcc::QMul: (a - za) * (b - zb) can reach {} "
+                       "> 2^31-1; give the inputs' producers fewer bits (--precision)", A.bits, B.bits, da * db);
     std::map<std::string, Attribute> attrs;
     setOutputAttrs(attrs, *plan);
     attrs["a_zero_point"] = A.zeroPoint[0];
     attrs["b_zero_point"] = B.zeroPoint[0];
-    Value *y = intValue(plan->srcOut->name, plan->srcOut->type.shape, plan->q, actElem());
+    Value *y = intValue(plan->srcOut->name, plan->srcOut->type.shape, plan->q, elemOf(plan->q));
     Node *q = emit(n.op == "Add" ? "QAdd" : "QMul", "qcc", n.name, {*qa, *qb}, {y}, attrs);
     if (n.op == "Add") {
       const double shared = 2 * std::max(sa, sb);
@@ -521,10 +631,13 @@ private:
     int64_t area = 1;
     for (size_t d = 2; d < n.input(0)->type.shape.size(); ++d)
       area *= n.input(0)->type.shape[d];
+    if (area * maxDistanceFromZeroPoint(xq) > std::numeric_limits<int32_t>::max())
+      return nodeError(n, "the sum of {} {}-bit inputs can exceed int32 in qcc::QGlobalAveragePool; give its input "
+                       "fewer bits (--precision)", area, xq.bits);
     std::map<std::string, Attribute> a;
     setOutputAttrs(a, *plan);
     a["x_zero_point"] = xq.zeroPoint[0];
-    Value *y = intValue(plan->srcOut->name, plan->srcOut->type.shape, plan->q, actElem());
+    Value *y = intValue(plan->srcOut->name, plan->srcOut->type.shape, plan->q, elemOf(plan->q));
     Node *q = emit("QGlobalAveragePool", "qcc", n.name, {*qx}, {y}, a);
     double real = xq.scale[0] / (plan->q.scale[0] * double(area));
     setRequants(*q, {Requant::make(real, opts_.rounding)});
@@ -598,8 +711,8 @@ private:
         return qi.takeError();
       Value *v = *qi;
       const QuantInfo &iq = *v->quant;
-      if (iq.scale[0] != out->scale[0] || iq.zeroPoint[0] != out->zeroPoint[0]) {
-        Value *r = intValue(in->name + "_rescaled", in->type.shape, *out, actElem());
+      if (iq.scale[0] != out->scale[0] || iq.zeroPoint[0] != out->zeroPoint[0] || v->type.elem != elemOf(*out)) {
+        Value *r = intValue(in->name + "_rescaled", in->type.shape, *out, elemOf(*out));
         std::map<std::string, Attribute> a = {{"x_zero_point", iq.zeroPoint[0]}};
         OutputPlan p{in, *out, out->qmin(), out->qmax()};
         setOutputAttrs(a, p);
@@ -611,7 +724,7 @@ private:
       }
       ins.push_back(v);
     }
-    Value *y = intValue(n.outputs[0]->name, n.outputs[0]->type.shape, *out, actElem());
+    Value *y = intValue(n.outputs[0]->name, n.outputs[0]->type.shape, *out, elemOf(*out));
     Node *q = emit("Concat", "", n.name, ins, {y}, n.attrs);
     if (auto e = check(*q))
       return e;
@@ -619,8 +732,9 @@ private:
     return llvm::Error::success();
   }
 
-  /// y = table[x]: the float op evaluated (with its own kernel) on all 256
-  /// dequantized inputs, then quantized to the output grid.
+  /// y = table[x]: the float op evaluated (with its own kernel) on every
+  /// value of the input type (256 at 8 bits), then quantized to the output
+  /// grid. Inputs wider than 8 bits stay float (qcc::Lut takes <= 8 bits).
   llvm::Error lowerTable(const Node &n) {
     if (n.inputs.size() != 1 || n.outputs.size() != 1)
       return floatIsland(n);
@@ -628,10 +742,16 @@ private:
     if (!qx)
       return qx.takeError();
     const QuantInfo &xq = *(*qx)->quant;
+    const ElemType xe = (*qx)->type.elem;
+    if (xe.bits() > 8)
+      return floatIsland(n);
     auto oq = actQuant(n.outputs[0]);
     if (!oq)
       return oq.takeError();
-    const int64_t count = xq.qmax() - xq.qmin() + 1;
+    QuantInfo xRange; // every value of the input type, as qcc::Lut indexes
+    xRange.bits = xe.bits();
+    xRange.isSigned = xe.isSigned();
+    const int64_t count = xRange.qmax() - xRange.qmin() + 1;
     Graph scratch;
     Value *in = scratch.addValue("x", {ElemType::f32(), {count}});
     Value *out = scratch.addValue("y", {ElemType::f32(), {count}});
@@ -643,7 +763,7 @@ private:
       return e;
     Tensor x(ElemType::f32(), {count}), y(ElemType::f32(), {count});
     for (int64_t i = 0; i < count; ++i)
-      x.data<float>()[i] = float(double(xq.scale[0]) * double(xq.qmin() + i - xq.zeroPoint[0]));
+      x.data<float>()[i] = float(double(xq.scale[0]) * double(xRange.qmin() + i - xq.zeroPoint[0]));
     std::vector<const Tensor *> ins{&x};
     std::vector<Tensor> outs{y};
     if (auto e = def->eval(probe, ins, outs))
@@ -651,9 +771,9 @@ private:
     std::vector<int64_t> table;
     for (int64_t i = 0; i < count; ++i)
       table.push_back(onGrid(outs[0].data<float>()[i], *oq));
-    Value *yq = intValue(n.outputs[0]->name, n.outputs[0]->type.shape, *oq, actElem());
-    std::map<std::string, Attribute> a = {{"table", table}, {"out_bits", int64_t(8)},
-                                          {"out_signed", int64_t(!opts_.actUnsigned)}, {"source_op", n.op}};
+    Value *yq = intValue(n.outputs[0]->name, n.outputs[0]->type.shape, *oq, elemOf(*oq));
+    std::map<std::string, Attribute> a = {{"table", table}, {"out_bits", int64_t(oq->bits)},
+                                          {"out_signed", int64_t(oq->isSigned)}, {"source_op", n.op}};
     Node *q = emit("Lut", "qcc", n.name, {*qx}, {yq}, a);
     if (auto e = check(*q))
       return e;
@@ -701,6 +821,7 @@ private:
   std::set<const Node *> consumed_;
   std::map<std::string, std::string> quantizedName_;
   std::vector<std::string> islands_;
+  std::set<std::string> usedWeight_, usedAct_; // --precision overrides applied
 };
 
 } // namespace

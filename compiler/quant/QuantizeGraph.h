@@ -2,7 +2,8 @@
 //
 // Weights: symmetric int8 per output channel in [-127, 127] (per tensor on
 // request). Activations: asymmetric per tensor (int8 by default; uint8 or
-// symmetric on request). Bias: int32 at s_in * s_w with the input zero point
+// symmetric on request). Other widths (2..16 bits, globally or per node):
+// quant/Precision.h. Bias: int32 at s_in * s_w with the input zero point
 // folded in. Every scale change is a fixed-point requantization (quant/Requant.h)
 // in the chosen rounding convention. Ops without an integer lowering become
 // explicit float islands (DequantizeLinear -> op -> QuantizeLinear), listed in
@@ -11,6 +12,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Quant.h"
+#include "quant/Precision.h"
 
 #include <llvm/Support/Error.h>
 
@@ -26,6 +28,10 @@ struct QuantizeOptions {
   bool perChannelWeights = true;
   bool actUnsigned = false;  ///< uint8 activations instead of int8
   bool actSymmetric = false; ///< zero point 0
+  unsigned weightBits = 8;   ///< symmetric grid [-(2^(N-1)-1), 2^(N-1)-1]
+  unsigned actBits = 8;      ///< activations (unsigned: [0, 2^N-1])
+  /// Per ONNX node name: its weight width and its output activation width.
+  std::map<std::string, NodePrecision> nodePrecision;
 };
 
 /// Calibrated real range of each float value, by value name.
@@ -42,7 +48,9 @@ struct QuantizeResult {
 
 llvm::Expected<QuantizeResult> quantizeGraph(const Graph &g, const RangeMap &ranges, const QuantizeOptions &opts);
 
-/// Scale and zero point of a real range [lo, hi] on a (bits, signed) grid.
+/// Scale and zero point of a real range [lo, hi] on the opts.actBits grid.
 QuantInfo chooseActivationQuant(float lo, float hi, const QuantizeOptions &opts);
+/// The same on a `bits` grid (signedness and symmetry from opts).
+QuantInfo chooseActivationQuant(float lo, float hi, const QuantizeOptions &opts, unsigned bits);
 
 } // namespace qcc

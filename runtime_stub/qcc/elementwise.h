@@ -183,9 +183,31 @@ template <typename T> void clip(int64_t count, const T *x, int32_t lo, int32_t h
   }
 }
 
+// Vectorizable form of ref::quantize for output ranges within +-2^20: the
+// quotient is first clamped to [qmin - zp - 1, qmax - zp + 1] (integers, so
+// clamping before the monotone rounding changes no result), where adding and
+// subtracting 1.5 * 2^23 rounds half to even exactly; NaN gives 0 as in ref.
 template <typename TY>
 void quantize(int64_t count, const float *x, float scale, int32_t zero_point, int32_t qmin, int32_t qmax, TY *y) {
-  ref::quantize(count, x, scale, zero_point, qmin, qmax, y);
+  constexpr int32_t kLim = 1 << 20;
+  if (qmin < -kLim || qmax > kLim || zero_point < -kLim || zero_point > kLim || qmin > qmax) {
+    ref::quantize(count, x, scale, zero_point, qmin, qmax, y);
+    return;
+  }
+  const float lo = float(qmin - zero_point - 1), hi = float(qmax - zero_point + 1), magic = 12582912.f;
+  int32_t v[detail::kChunk];
+  for (int64_t i = 0; i < count; i += detail::kChunk) {
+    const int32_t n = int32_t(count - i < detail::kChunk ? count - i : detail::kChunk);
+    for (int32_t j = 0; j < n; ++j) {
+      const float q = x[i + j] / scale;
+      float c = q > lo ? q : lo; // NaN compares false: lo, fixed below
+      c = c < hi ? c : hi;
+      const int32_t r = int32_t((c + magic) - magic) + zero_point;
+      const int32_t s = r < qmin ? qmin : r > qmax ? qmax : r;
+      v[j] = q == q ? s : 0;
+    }
+    detail::narrow(v, n, y + i);
+  }
 }
 
 template <typename TX> void dequantize(int64_t count, const TX *x, float scale, int32_t zero_point, float *y) {

@@ -27,25 +27,30 @@ namespace detail {
 struct RqTable {
   const int64_t *p0, *p1, *p2;
   const int32_t *m32, *r32, *k32;
+  const int64_t *ta, *tadj, *ts; // tflite, one rounding: addend, negative adjustment, total shift
   const float *scale;
   int32_t rounding, zero_point, lo, hi;
   bool per_channel;
   bool left_shift; // tflite: some channel shifts left (multiplier >= 1)
+  bool one_floor;  // tflite without left shifts and without multiplier INT32_MIN: rq_tflite1 applies
 };
 
 // Bytes of table storage for `channels` channels (int64-aligned).
 inline size_t rq_table_bytes(int32_t channels) {
-  return (size_t(channels) * (3 * sizeof(int64_t) + 3 * sizeof(int32_t)) + 7) / 8 * 8;
+  return (size_t(channels) * (6 * sizeof(int64_t) + 3 * sizeof(int32_t)) + 7) / 8 * 8;
 }
 
 // Fills `storage` (rq_table_bytes(rq.channels), int64-aligned) and returns the table.
 inline RqTable rq_prepare(const Requant &rq, int64_t *storage) {
   const int32_t n = rq.channels;
   int64_t *p0 = storage, *p1 = storage + n, *p2 = storage + 2 * n;
-  int32_t *m32 = reinterpret_cast<int32_t *>(storage + 3 * n), *r32 = m32 + n, *k32 = r32 + n;
-  RqTable t{p0, p1, p2, m32, r32, k32, rq.scale, rq.rounding, rq.zero_point, rq.lo, rq.hi, n != 1, false};
+  int64_t *ta = storage + 3 * n, *tadj = storage + 4 * n, *ts = storage + 5 * n;
+  int32_t *m32 = reinterpret_cast<int32_t *>(storage + 6 * n), *r32 = m32 + n, *k32 = r32 + n;
+  RqTable t{p0, p1, p2, m32, r32, k32, ta, tadj, ts, rq.scale, rq.rounding, rq.zero_point, rq.lo, rq.hi, n != 1, false,
+            rq.rounding == kRoundTflite};
   for (int32_t c = 0; c < n; ++c) {
     p0[c] = p1[c] = p2[c] = 0;
+    ta[c] = tadj[c] = ts[c] = 0;
     m32[c] = r32[c] = k32[c] = 0;
     if (rq.rounding == kRoundOnnx)
       continue;
@@ -62,6 +67,12 @@ inline RqTable rq_prepare(const Requant &rq, int64_t *storage) {
       m32[c] = right > 31 ? 0 : int32_t(m);
       r32[c] = right > 31 ? 0 : int32_t(right);
       k32[c] = int32_t((int64_t(1) << r32[c]) - 1);
+      t.one_floor = t.one_floor && left == 0 && m != INT32_MIN;
+      if (right <= 31) { // else m32 = 0 and all three 0: the result is 0
+        ta[c] = (int64_t(1) << 30) + (right > 0 ? int64_t(1) << (30 + right) : 0);
+        tadj[c] = right > 0 ? int64_t(1) << 31 : 0;
+        ts[c] = 31 + right;
+      }
     }
   }
   return t;
@@ -83,6 +94,16 @@ template <bool kLeft> inline int32_t rq_tflite(int32_t x, int64_t f, int32_t m, 
   const int32_t rem = h & mask;
   const int32_t thr = (mask >> 1) + (h < 0 ? 1 : 0);
   return (h >> r) + (rem > thr ? 1 : 0);
+}
+
+// The same without left shift as one floor division: with p = x * m and
+// h = floor((p + 2^30) / 2^31) (SRDHM, for m != INT32_MIN), the rounding
+// right shift by r >= 1 is floor((h + 2^(r-1) - [h < 0]) / 2^r), and nested
+// floors of integer quotients merge: R = floor((p + a - [p < -2^30] * adj) / 2^s)
+// with a = 2^30 + 2^(30+r), adj = 2^31, s = 31 + r (r = 0: a = 2^30, adj = 0).
+inline int32_t rq_tflite1(int32_t x, int32_t m, int64_t a, int64_t adj, int64_t s) {
+  const int64_t p = int64_t(x) * int64_t(m);
+  return int32_t((p + a - (p < -(int64_t(1) << 30) ? adj : 0)) >> s);
 }
 
 inline int32_t rq_single(int32_t x, int64_t m, int64_t rnd, int64_t t) {
@@ -115,42 +136,78 @@ template <typename TY> inline void narrow(const int32_t *v, int32_t n, TY *y) {
     y[i] = TY(v[i]);
 }
 
-// In place over `rows` rows of n channels (row r at acc + r * stride):
-// acc[i] = clamp(zp + R(acc[i] + offset[i])), then narrowed into y (row r at
-// y + r * y_stride). The requantization loops are all-int32 at the memory side
-// so their 64-bit intermediates vectorize (narrow stores would not).
+// y[i] = TY(f(i)) for i < n, in blocks of kB (a constant trip count: the
+// block's 64-bit intermediates stay in vector registers); the results go
+// through a local int32 block, narrowed in a second constant-trip loop (a
+// narrowing store straight from registers compiles to slow vpmov* stores on
+// some x86). Blocks of 64, then of 16; a short tail recomputes the last full
+// block (f reads only its inputs); rows under 16 run element by element.
+template <int32_t kB, typename TY, typename F> inline void rq_block(int32_t i, TY *y, F &f) {
+  int32_t v[kB];
+  for (int32_t j = 0; j < kB; ++j)
+    v[j] = f(i + j);
+  TY o[kB];
+  for (int32_t j = 0; j < kB; ++j)
+    o[j] = TY(v[j]);
+  std::memcpy(y + i, o, sizeof(o));
+}
+
+template <typename TY, typename F> inline void rq_store_blocks(int32_t n, TY *y, F &&f) {
+  int32_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    rq_block<64>(i, y, f);
+  for (; i + 16 <= n; i += 16)
+    rq_block<16>(i, y, f);
+  if (i == n)
+    return;
+  if (n >= 16) {
+    rq_block<16>(n - 16, y, f);
+    return;
+  }
+  for (; i < n; ++i)
+    y[i] = TY(f(i));
+}
+
+// Over `rows` rows of n channels (row r at acc + r * stride): y = clamp(zp +
+// R(acc[i] + offset[i])), row r at y + r * y_stride. acc is only read.
 template <bool kPerChannel, typename TY>
 void requant_rows_t(int32_t *acc, size_t stride, const int32_t *offset, int32_t n, int32_t rows, const RqTable &t,
                     int32_t c0, TY *y, size_t y_stride) {
   const OutClamp clamp_out(t.zero_point, t.lo, t.hi);
   const int32_t b = kPerChannel ? c0 : 0;
   for (int32_t r = 0; r < rows; ++r) {
-    int32_t *a = acc + size_t(r) * stride;
+    const int32_t *a = acc + size_t(r) * stride;
+    TY *yr = y + size_t(r) * y_stride;
     if (t.rounding == kRoundOnnx) {
       const float *sc = t.scale + b;
-      for (int32_t i = 0; i < n; ++i)
-        a[i] = clamp_out(rq_onnx(wrap_add(a[i], offset[i]), sc[kPerChannel ? i : 0]));
+      rq_store_blocks(n, yr, [&](int32_t i) { return clamp_out(rq_onnx(wrap_add(a[i], offset[i]), sc[kPerChannel ? i : 0])); });
     } else if (t.rounding == kRoundSingle) {
       const int64_t *p0 = t.p0 + b, *p1 = t.p1 + b, *p2 = t.p2 + b;
-      for (int32_t i = 0; i < n; ++i) {
+      rq_store_blocks(n, yr, [&](int32_t i) {
         const int32_t j = kPerChannel ? i : 0;
-        a[i] = clamp_out(rq_single(wrap_add(a[i], offset[i]), p0[j], p1[j], p2[j]));
-      }
+        return clamp_out(rq_single(wrap_add(a[i], offset[i]), p0[j], p1[j], p2[j]));
+      });
+    } else if (t.one_floor) {
+      const int32_t *m32 = t.m32 + b;
+      const int64_t *ta = t.ta + b, *tadj = t.tadj + b, *ts = t.ts + b;
+      rq_store_blocks(n, yr, [&](int32_t i) {
+        const int32_t j = kPerChannel ? i : 0;
+        return clamp_out(rq_tflite1(wrap_add(a[i], offset[i]), m32[j], ta[j], tadj[j], ts[j]));
+      });
     } else if (t.left_shift) {
       const int64_t *p0 = t.p0 + b;
       const int32_t *m32 = t.m32 + b, *r32 = t.r32 + b, *k32 = t.k32 + b;
-      for (int32_t i = 0; i < n; ++i) {
+      rq_store_blocks(n, yr, [&](int32_t i) {
         const int32_t j = kPerChannel ? i : 0;
-        a[i] = clamp_out(rq_tflite<true>(wrap_add(a[i], offset[i]), p0[j], m32[j], r32[j], k32[j]));
-      }
+        return clamp_out(rq_tflite<true>(wrap_add(a[i], offset[i]), p0[j], m32[j], r32[j], k32[j]));
+      });
     } else {
       const int32_t *m32 = t.m32 + b, *r32 = t.r32 + b, *k32 = t.k32 + b;
-      for (int32_t i = 0; i < n; ++i) {
+      rq_store_blocks(n, yr, [&](int32_t i) {
         const int32_t j = kPerChannel ? i : 0;
-        a[i] = clamp_out(rq_tflite<false>(wrap_add(a[i], offset[i]), 1, m32[j], r32[j], k32[j]));
-      }
+        return clamp_out(rq_tflite<false>(wrap_add(a[i], offset[i]), 1, m32[j], r32[j], k32[j]));
+      });
     }
-    narrow(a, n, y + size_t(r) * y_stride);
   }
 }
 
@@ -165,6 +222,11 @@ template <bool kOut> void rq_apply(int32_t *a, int32_t n, const RqTable &t) {
     const int64_t p0 = t.p0[0], p1 = t.p1[0], p2 = t.p2[0];
     for (int32_t i = 0; i < n; ++i)
       a[i] = clamp_out(rq_single(a[i], p0, p1, p2));
+  } else if (t.one_floor) {
+    const int32_t m = t.m32[0];
+    const int64_t ta = t.ta[0], tadj = t.tadj[0], ts = t.ts[0];
+    for (int32_t i = 0; i < n; ++i)
+      a[i] = clamp_out(rq_tflite1(a[i], m, ta, tadj, ts));
   } else if (t.left_shift) {
     const int64_t p0 = t.p0[0];
     const int32_t m = t.m32[0], r = t.r32[0], k = t.k32[0];
@@ -179,7 +241,7 @@ template <bool kOut> void rq_apply(int32_t *a, int32_t n, const RqTable &t) {
 
 // Storage for a per-tensor table.
 struct RqTable1 {
-  int64_t storage[8];
+  int64_t storage[12];
   RqTable t;
   explicit RqTable1(const Requant &rq) {
     Requant one = rq;

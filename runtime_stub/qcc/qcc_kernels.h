@@ -11,3 +11,6 @@
 #include "pool.h"
 #include "elementwise.h"
 #include "movement.h"
+#include "unpack.h"
+#include "trunc.h"
+#include "threshold.h"

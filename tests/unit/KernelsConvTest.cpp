@@ -190,14 +190,28 @@ std::vector<CC> convCases() {
       {1, 16, 12, 12, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 16},
       {2, 32, 10, 9, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 32},
       {1, 17, 3, 20, 17, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 17},    // one interior row
-      // Small patches (K <= 64): direct 1x1 rows, im2col, groups, two channel tiles.
+      // Depthwise windows past the tap-pointer limit (64) and past the exact
+      // float sum limit (512 taps); 7x7 with dilation through the generic taps.
+      {1, 10, 11, 12, 10, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 10},
+      {1, 5, 1, 700, 5, 1, 600, 1, 1, 1, 1, 0, 0, 0, 3, 5, true},
+      {1, 70, 9, 10, 70, 7, 7, 2, 1, 1, 2, 3, 3, 3, 3, 70},
+      // 3x3 stride 1 depthwise (shared columns): channel blocks 16, 16+16, 32+32, 64, 64+64 overlapping,
+      // rows shorter than the four-pixel step.
+      {1, 16, 6, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16},
+      {1, 48, 5, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48},
+      {1, 64, 4, 6, 64, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 64},
+      {1, 130, 4, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 130},
+      {1, 40, 5, 2, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40},
+      // Small patches (K <= 96): direct 1x1 rows, im2col, groups, two channel tiles.
       {2, 16, 7, 9, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
       {1, 64, 5, 7, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
       {1, 8, 12, 12, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},      // 144 pixels: several panels
       {1, 8, 6, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
       {1, 3, 16, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},     // mobilenet stem
-      // K > 64: K-reduction GEMM with groups, stride, 1-D, panels.
+      // K <= 96 in float lanes, K > 96: K-reduction GEMM with groups, stride, 1-D, panels.
       {1, 65, 5, 7, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+      {1, 96, 5, 7, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+      {1, 97, 5, 7, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
       {1, 24, 7, 7, 10, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2},
       {1, 130, 6, 6, 20, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},
       {1, 40, 1, 20, 8, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, 1, true},

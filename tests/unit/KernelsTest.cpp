@@ -9,6 +9,7 @@
 
 #include <limits>
 #include <random>
+#include <tuple>
 
 using namespace qcc;
 using namespace kt;
@@ -53,6 +54,58 @@ TEST(KernelsRequant, MatchesQccRequantizeOverEdges) {
           ++checked;
         }
   EXPECT_GT(checked, 100000u);
+}
+
+// The vectorized epilogue (epilogue.h: per-channel tables, one-floor tflite
+// form, blocks of 64 / 16 and tails) against the scalar requantize_output, with
+// multipliers the compiler never emits (negative, INT32_MIN, tiny) included.
+TEST(KernelsRequant, EpilogueRowsMatchScalar) {
+  std::mt19937 rng(9);
+  const std::vector<int32_t> mults = {0, 1, 3, -1, -(1 << 30), INT32_MIN, INT32_MIN + 1, 1 << 30, (1 << 30) + 1,
+                                      1518500250, INT32_MAX};
+  std::vector<int32_t> accs = {INT32_MIN, INT32_MIN + 1, -(1 << 30) - 1, -(1 << 30), -(1 << 30) + 1, -65536, -257,
+                               -128, -2, -1, 0, 1, 2, 127, 255, 65535, (1 << 30) - 1, 1 << 30, INT32_MAX - 1, INT32_MAX};
+  std::uniform_int_distribution<int32_t> ad(INT32_MIN, INT32_MAX), sd(-5000000, 5000000);
+  while (accs.size() < 70)
+    accs.push_back(accs.size() % 2 ? ad(rng) : sd(rng));
+  for (int32_t rounding : {qcc_rt::kRoundTflite, qcc_rt::kRoundSingle, qcc_rt::kRoundOnnx})
+    for (int32_t n : {1, 5, 16, 23, 37, 64, 80, 150}) {
+      // Per channel: a (multiplier, shift) pair per channel, shifts -31 .. 40.
+      const size_t nc = static_cast<size_t>(n);
+      std::vector<int32_t> m(nc), sh(nc), offset(nc);
+      std::vector<float> sc(nc);
+      for (int32_t c = 0; c < n; ++c) {
+        m[size_t(c)] = c < int32_t(mults.size()) ? mults[size_t(c)] : int32_t(rng() | 0x40000000u) & INT32_MAX;
+        sh[size_t(c)] = int32_t(rng() % 72) - 31;
+        sc[size_t(c)] = float(std::ldexp(double(m[size_t(c)] == 0 ? 1 : m[size_t(c)]), -31 - sh[size_t(c)]));
+        offset[size_t(c)] = c % 3 == 0 ? 0 : sd(rng);
+      }
+      for (int left : {1, 0}) { // 1 first: the shifts as drawn, some left shifts
+        if (left == 0) // keep every shift >= 0: the one-floor path
+          for (auto &v : sh)
+            v = v < 0 ? -v : v;
+        for (auto [zp, lo, hi] : {std::tuple<int32_t, int32_t, int32_t>{0, INT32_MIN, INT32_MAX}, {-7, -128, 127}}) {
+          qcc_rt::Requant rq{m.data(), sh.data(), sc.data(), n, rounding, zp, lo, hi};
+          std::vector<int64_t> tab(qcc_rt::detail::rq_table_bytes(n) / 8 + 1);
+          const qcc_rt::detail::RqTable t = qcc_rt::detail::rq_prepare(rq, tab.data());
+          const int32_t rows = int32_t(accs.size());
+          std::vector<int32_t> acc(size_t(rows) * size_t(n));
+          for (int32_t r = 0; r < rows; ++r)
+            for (int32_t c = 0; c < n; ++c)
+              acc[size_t(r) * size_t(n) + size_t(c)] = accs[size_t((r + c) % rows)];
+          std::vector<int32_t> y(acc.size());
+          qcc_rt::detail::requant_rows(acc.data(), size_t(n), offset.data(), n, rows, t, 0, y.data(), size_t(n));
+          for (int32_t r = 0; r < rows; ++r)
+            for (int32_t c = 0; c < n; ++c) {
+              const size_t i = size_t(r) * size_t(n) + size_t(c);
+              const int32_t x = int32_t(uint32_t(acc[i]) + uint32_t(offset[size_t(c)]));
+              ASSERT_EQ(y[i], qcc_rt::requantize_output(x, rq, c))
+                  << "rounding " << rounding << " n " << n << " channel " << c << " x " << x << " m "
+                  << m[size_t(c)] << " shift " << sh[size_t(c)];
+            }
+        }
+      }
+    }
 }
 
 TEST(KernelsRequant, OnnxScalesIncludingExtremes) {
