@@ -14,6 +14,10 @@
 // affine op that a quantizer handles like a depthwise 1x1 convolution, and
 // folding it into a following Conv is exact only without padding.
 // New weights are new constants ("<name>_folded"): the originals may be shared.
+// Weights that carry a quantization grid (a folded QONNX Quant or
+// DequantizeLinear) are left alone: scaling them would take them off their
+// integer grid. The BN stays, and the QONNX lowering folds it into the
+// conv's per-channel requantization instead (quant/ImportQdq.cpp).
 #include "passes/FusedActivation.h"
 #include "passes/Pass.h"
 #include "passes/Rewrite.h"
@@ -81,7 +85,7 @@ Value *foldedConstant(Graph &g, const std::string &base, Shape shape, const std:
 /// Conv: W [M, C/group, k...]; ConvTranspose: W [C, M/group, k...].
 bool foldIntoConv(Graph &g, Node &conv, const Affine &f) {
   Value *w = conv.inputs[1], *bias = conv.input(2);
-  if (!isF32Const(w) || (bias && !isF32Const(bias)))
+  if (!isF32Const(w) || w->quant || (bias && !isF32Const(bias)))
     return false;
   const Shape &ws = w->type.shape;
   const int64_t outChannels = int64_t(f.a.size());
@@ -116,7 +120,7 @@ bool foldIntoConv(Graph &g, Node &conv, const Affine &f) {
 bool foldIntoGemm(Graph &g, Node &gemm, const Affine &f) {
   const bool matmul = isOp(gemm, "MatMul");
   Value *a = gemm.inputs[0], *b = gemm.inputs[1], *c = matmul ? nullptr : gemm.input(2);
-  if (!isF32Const(b) || b->type.rank() != 2 || a->type.rank() != 2 || (c && !isF32Const(c)))
+  if (!isF32Const(b) || b->quant || b->type.rank() != 2 || a->type.rank() != 2 || (c && !isF32Const(c)))
     return false;
   const bool transB = !matmul && gemm.getInt("transB", 0) != 0;
   const int64_t rows = gemm.outputs[0]->type.shape[0], n = int64_t(f.a.size());

@@ -244,11 +244,14 @@ int runCompile() {
   profile.percentile = percentile;
   // QONNX models: Quant nodes become the model's own integer grids (the
   // profile, keyed to the graph as loaded, still covers any float rest).
-  if (auto e = lowerQonnxModel(**g, model))
-    return reportError(std::move(e));
+  // What the model leaves float (an unquantized input or weights) gets qcc's
+  // own 8-bit grid from these ranges, listed as such.
   auto ranges = rangesFor(profile, *m, percentile);
   if (!ranges)
     return reportError(ranges.takeError());
+  std::vector<std::string> qccQuantized;
+  if (auto e = lowerQonnxModel(**g, model, &*ranges, &qccQuantized))
+    return reportError(std::move(e));
 
   QuantizeOptions qo;
   qo.rounding = *r;
@@ -280,6 +283,12 @@ int runCompile() {
                               {"calib_samples", samples}};
   writePrecisionSettings(qo, settings); // weights, activations, their widths, per-node overrides
   llvm::json::Object report = buildReport(graph, *q, acc, settings);
+  if (!qccQuantized.empty()) {
+    llvm::json::Array a;
+    for (const std::string &s : qccQuantized)
+      a.push_back(s);
+    report["quantized_by_qcc"] = std::move(a);
+  }
 
   fs::path tmp = out.string() + fmt::format(".tmp-{}", ::getpid());
   std::error_code ec;

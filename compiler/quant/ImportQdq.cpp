@@ -2,6 +2,7 @@
 
 #include "ir/Printer.h"
 #include "ops/OpRegistry.h"
+#include "passes/FusedActivation.h"
 #include "quant/QLinearLowering.h"
 #include "support/Error.h"
 
@@ -34,6 +35,9 @@ struct QTensor {
 /// becomes (quant/ImportQonnx.h).
 struct QOut {
   Node *q = nullptr, *clip = nullptr, *qclip = nullptr;
+  std::vector<Node *> affine;        ///< QONNX: BN / Mul / Add per channel between the op and clip
+  std::vector<double> a, b;          ///< their product: y' = a[c] * y + b[c] (empty: none)
+  std::optional<ClampRange> fused;   ///< a clamp fused into the op (act_min / act_max)
   std::optional<std::pair<int64_t, int64_t>> qrange; ///< qclip's bounds
   Value *out = nullptr, *scale = nullptr, *zp = nullptr;
   ElemType elem = ElemType::intN(8, false);
@@ -203,7 +207,7 @@ private:
 
   /// The single QuantizeLinear consuming node n's only output (optionally
   /// through one Relu / Clip), as ORT's CheckQDQNodes requires.
-  std::optional<QOut> quantizedOutput(Node &n, bool allowClip) {
+  std::optional<QOut> quantizedOutput(Node &n, bool allowClip, bool allowAffine = false) {
     size_t outs = 0;
     for (Value *o : n.outputs)
       outs += o ? 1 : 0;
@@ -215,9 +219,38 @@ private:
       return std::nullopt;
     QOut r;
     Node *u = us[0];
+    Value *cur = y;
+    if (allowAffine && opts_.qonnx && y->type.rank() >= 2 && y->type.shape[1] > 0) {
+      const int64_t ch = y->type.shape[1];
+      std::vector<double> a(size_t(ch), 1.0), b(size_t(ch), 0.0);
+      std::optional<ClampRange> chainClamp;
+      while (affineStep(*u, cur, ch, a, b, chainClamp)) {
+        r.affine.push_back(u);
+        cur = u->output(0);
+        if (isGraphOutput(cur))
+          return std::nullopt;
+        std::vector<Node *> cu = g_.users(cur);
+        if (cu.size() != 1)
+          return std::nullopt;
+        u = cu[0];
+      }
+      if (!r.affine.empty()) {
+        r.a = std::move(a);
+        r.b = std::move(b);
+      }
+      r.fused = chainClamp;
+    }
+    // A clamp fused into n applies before any affine op: only a plain clamp folds.
+    if (auto own = fusedClamp(n)) {
+      if (!r.affine.empty())
+        return std::nullopt;
+      r.fused = own;
+    }
+    if (r.fused && !allowClip)
+      return std::nullopt;
     if (allowClip && (isOnnxOp(u, "Relu") || isOnnxOp(u, "Clip"))) {
       Value *cy = u->output(0);
-      if (!cy || isGraphOutput(cy) || u->input(0) != y)
+      if (!cy || isGraphOutput(cy) || u->input(0) != cur)
         return std::nullopt;
       std::vector<Node *> cu = g_.users(cy);
       if (cu.size() != 1)
@@ -244,6 +277,73 @@ private:
     r.scale = s;
     r.zp = z ? z : zeroConstant(r.elem, s->type.shape, u->name + "/zero_point");
     return r;
+  }
+
+  /// QONNX: a per-channel affine op on a conv output `in` with `channels`
+  /// channels (axis 1): BatchNormalization, or Mul / Add by a float constant
+  /// that is a scalar or varies along axis 1 only. Composes it into
+  /// y' = a[c] * y + b[c] (in double; qonnx runs each op in float32, which
+  /// differs by float32 rounding only).
+  /// `clamp`: a clamp fused into one of the ops (a Relu fused into an Add);
+  /// after it only a Mul by positive constants may follow, and only after a
+  /// Relu (relu(x) * m == relu(x * m) for m > 0).
+  static bool affineStep(const Node &u, const Value *in, int64_t channels, std::vector<double> &a,
+                         std::vector<double> &b, std::optional<ClampRange> &clamp) {
+    if (!u.domain.empty() || u.outputs.size() != 1 || !u.output(0) || u.output(0)->type.shape != in->type.shape)
+      return false;
+    const std::optional<ClampRange> fc = fusedClamp(u);
+    if (fc && clamp)
+      return false;
+    if (clamp && (u.op != "Mul" || clamp->lo != 0.f || !std::isinf(clamp->hi)))
+      return false;
+    auto isF32 = [](const Value *v) { return v && v->isConstant() && v->type.elem == ElemType::f32(); };
+    if (u.op == "BatchNormalization") {
+      if (u.input(0) != in || u.inputs.size() < 5)
+        return false;
+      if (clamp)
+        return false;
+      for (size_t i = 1; i < 5; ++i)
+        if (!isF32(u.input(i)) || u.input(i)->constant->size() != channels)
+          return false;
+      const double eps = u.getFloat("epsilon", 1e-5f);
+      for (int64_t c = 0; c < channels; ++c) {
+        const double k = u.input(1)->constant->getDouble(c) / std::sqrt(u.input(4)->constant->getDouble(c) + eps);
+        a[size_t(c)] *= k;
+        b[size_t(c)] = b[size_t(c)] * k + (u.input(2)->constant->getDouble(c) - u.input(3)->constant->getDouble(c) * k);
+      }
+      if (fc)
+        clamp = fc;
+      return true;
+    }
+    if (u.op != "Mul" && u.op != "Add")
+      return false;
+    const Value *k = u.input(0) == in ? u.input(1) : u.input(1) == in ? u.input(0) : nullptr;
+    if (!isF32(k) || k == in)
+      return false;
+    const Shape &ks = k->type.shape, &ys = in->type.shape;
+    if (ks.size() > ys.size())
+      return false;
+    const size_t off = ys.size() - ks.size();
+    for (size_t d = 0; d < ks.size(); ++d)
+      if (ks[d] != 1 && (off + d != 1 || ks[d] != channels))
+        return false;
+    const int64_t kn = k->constant->size();
+    if (clamp)
+      for (int64_t i = 0; i < kn; ++i)
+        if (!(k->constant->getDouble(i) > 0))
+          return false;
+    for (int64_t c = 0; c < channels; ++c) {
+      const double v = k->constant->getDouble(kn == 1 ? 0 : c);
+      if (u.op == "Mul") {
+        a[size_t(c)] *= v;
+        b[size_t(c)] *= v;
+      } else {
+        b[size_t(c)] += v;
+      }
+    }
+    if (fc)
+      clamp = fc;
+    return true;
   }
 
   bool feedsQuantize(Node &n) {
@@ -283,7 +383,7 @@ private:
     static const std::set<std::string> dataMovement = {
         "Expand", "Flatten", "Gather",  "GatherElements", "Reshape",   "Slice",     "Squeeze",
         "Tile",   "Transpose", "Unsqueeze", "MaxPool",   "ReduceMax", "ReduceMin", "Resize"};
-    if (dataMovement.count(op) && opts_.qonnx)
+    if ((dataMovement.count(op) || op == "DepthToSpace") && opts_.qonnx)
       if (auto e = sinkDequantize(n); e || !n.input(0) || n.input(0)->type.elem.isInt())
         return e;
     if (dataMovement.count(op))
@@ -295,6 +395,8 @@ private:
   /// lowers; on success replaces target, clip and QuantizeLinear by its lowering.
   Error replaceUnit(Node &target, const std::optional<QOut> &qo, std::string op, std::string domain,
                     std::vector<Value *> inputs, std::map<std::string, Attribute> attrs) {
+    if (!qo && fusedClamp(target))
+      return Error::success(); // the clamp has nowhere to go
     auto qn = std::make_unique<Node>();
     qn->name = target.name;
     qn->op = std::move(op);
@@ -353,7 +455,7 @@ private:
     }
     qn->outputs = {out};
     std::optional<std::pair<int64_t, int64_t>> clamp;
-    if (qo && qo->clip)
+    if (qo && (qo->clip || qo->fused))
       clamp = clipRange(*qo); // before the Clip node is erased
     Node *inserted = g_.insertNodeBefore(&target, std::move(qn));
     if (qo) {
@@ -362,6 +464,8 @@ private:
       g_.eraseNode(qo->q);
       if (qo->clip)
         g_.eraseNode(qo->clip);
+      for (auto it = qo->affine.rbegin(); it != qo->affine.rend(); ++it)
+        g_.eraseNode(*it);
     }
     g_.eraseNode(&target);
     st_.units++;
@@ -384,10 +488,16 @@ private:
   static std::pair<int64_t, int64_t> clipRange(const QOut &qo) {
     const float ys = qo.scale->constant->toFloats()[0];
     const int32_t yz = int32_t(qo.zp->constant->toInts()[0]);
-    float lo = 0.f, hi = std::numeric_limits<float>::infinity();
-    if (qo.clip->op == "Clip") {
-      lo = qo.clip->getFloat("min", -std::numeric_limits<float>::infinity());
-      hi = qo.clip->getFloat("max", std::numeric_limits<float>::infinity());
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (qo.fused) {
+      lo = qo.fused->lo;
+      hi = qo.fused->hi;
+    }
+    if (qo.clip && qo.clip->op == "Relu")
+      lo = std::max(lo, 0.f);
+    if (qo.clip && qo.clip->op == "Clip") {
+      lo = std::max(lo, qo.clip->getFloat("min", -std::numeric_limits<float>::infinity()));
+      hi = std::min(hi, qo.clip->getFloat("max", std::numeric_limits<float>::infinity()));
     }
     return {quantizeLinear(lo, ys, yz, qo.elem), quantizeLinear(hi, ys, yz, qo.elem)};
   }
@@ -414,6 +524,8 @@ private:
     auto x = dequantized(n.input(0)), w = dequantized(n.input(1));
     if (!x || !w || !isActivation(*x) || !weightBits(w->elem) || (w->axis != -1 && w->axis != 0))
       return Error::success();
+    if (opts_.qonnx)
+      return qonnxConv(n, *x, *w);
     std::optional<QTensor> b;
     if (n.input(2)) {
       b = dequantized(n.input(2));
@@ -429,6 +541,151 @@ private:
       in.push_back(b->q);
     return replaceUnit(n, qo, "QLinearConv", "", in,
                        copyAttrs(n, {"kernel_shape", "strides", "pads", "dilations", "group"}));
+  }
+
+  /// QONNX Conv: the bias is the model's float bias (any grid or none), made
+  /// int32 at s_x * s_w[c]; per-channel BatchNormalization / Mul / Add
+  /// between the conv and its Relu / Quant fold into the weight scales and
+  /// that bias, leaving the integer weights as they are (a negative factor
+  /// negates its channel's weights, which needs -w in the weight range). A
+  /// conv with a float output (no Quant after it: the model's result, maybe
+  /// through data movement) keeps its int32 accumulator (scale s_x * s_w,
+  /// per tensor) and dequantizes it.
+  Error qonnxConv(Node &n, const QTensor &x, const QTensor &w) {
+    Value *y = n.output(0);
+    std::optional<QOut> qo = quantizedOutput(n, true, true);
+    if (qo && !typesPair(x.elem, w.elem, qo->elem))
+      return Error::success();
+    if (!qo && (!y || feedsQuantize(n) || fusedClamp(n) || n.outputs.size() != 1))
+      return Error::success();
+    if (!w.q->isConstant() || !w.scale->isConstant() || !w.zp->isConstant() || w.q->type.rank() < 1)
+      return Error::success();
+    Value *bv = n.input(2);
+    if (bv && (!bv->isConstant() || !bv->type.elem.isFloat()))
+      return Error::success();
+    const Tensor &wq = *w.q->constant;
+    const int64_t cout = wq.shape()[0], per = wq.size() / std::max<int64_t>(cout, 1);
+    const std::vector<float> ws = w.scale->constant->toFloats();
+    const std::vector<int64_t> wz = w.zp->constant->toInts();
+    if ((ws.size() != 1 && int64_t(ws.size()) != cout) || (wz.size() != 1 && int64_t(wz.size()) != cout) ||
+        (bv && bv->constant->size() != 1 && bv->constant->size() != cout))
+      return Error::success();
+    const double sx = x.scale->constant->toFloats()[0];
+    QuantInfo range;
+    range.bits = w.elem.bits();
+    range.isSigned = w.elem.isSigned();
+    Tensor nq = wq.clone(); // copies share the buffer
+    Tensor st(ElemType::f32(), {cout}), zt(w.elem, {cout}), bt(ElemType::i32(), {cout});
+    for (int64_t c = 0; c < cout; ++c) {
+      double a = qo && !qo->a.empty() ? qo->a[size_t(c)] : 1.0;
+      // A pruned channel (a BN scale of 1e-10 or below): when the conv can
+      // move the output by less than 1e-6 of its step, the output is the
+      // constant b (the integer bias would overflow int32 otherwise).
+      if (a != 0 && qo) {
+        QuantInfo xr;
+        xr.bits = x.elem.bits();
+        xr.isSigned = x.elem.isSigned();
+        const double xz = double(x.zp->constant->toInts()[0]);
+        const double xmax = std::max(std::fabs(double(xr.qmin()) - xz), std::fabs(double(xr.qmax()) - xz));
+        double wsum = 0;
+        for (int64_t i = c * per; i < (c + 1) * per; ++i)
+          wsum += std::fabs(double(wq.getInt(i) - wz[wz.size() == 1 ? 0 : size_t(c)]));
+        const double reach = std::fabs(a) * sx * double(ws[ws.size() == 1 ? 0 : size_t(c)]) * wsum * xmax;
+        if (reach < 1e-6 * double(qo->scale->constant->toFloats()[0]) ||
+            !std::isnormal(float(ws[ws.size() == 1 ? 0 : size_t(c)] * std::fabs(a))))
+          a = 0;
+      }
+      const double b = qo && !qo->b.empty() ? qo->b[size_t(c)] : 0.0;
+      const double sw = ws[ws.size() == 1 ? 0 : size_t(c)];
+      const int64_t z = wz[wz.size() == 1 ? 0 : size_t(c)];
+      zt.setDouble(c, double(z));
+      if (a <= 0) {
+        for (int64_t i = c * per; i < (c + 1) * per; ++i) {
+          const int64_t v = a == 0 ? z : 2 * z - wq.getInt(i); // -(q - z) + z
+          if (v < range.qmin() || v > range.qmax())
+            return nodeError(n, "the per-channel factor {} ({} after the conv) on output channel {} is negative: "
+                                "its integer weights must be negated, but weight {} has no negation in {}",
+                             a, qo->affine.front()->describe(), c, wq.getInt(i), w.elem.str());
+          nq.setDouble(i, double(v));
+        }
+      }
+      // a == 0: the weights are the zero point, any scale does; the output
+      // grid's (s_x * s = s_y) puts the constant b on it in one rounding.
+      const float s = a != 0 ? float(sw * std::fabs(a))
+                      : qo  ? float(double(qo->scale->constant->toFloats()[0]) / sx)
+                            : float(sw);
+      if (!(s > 0) || !std::isfinite(s))
+        return nodeError(n, "output channel {}: weight scale {} times the folded factor {} is not a positive float",
+                         c, sw, a);
+      st.data<float>()[c] = s;
+      const double bias = (bv ? a * bv->constant->getDouble(bv->constant->size() == 1 ? 0 : c) : 0.0) + b;
+      const double q = std::nearbyint(bias / (sx * double(s)));
+      if (!(std::fabs(q) <= double(std::numeric_limits<int32_t>::max())))
+        return nodeError(n, "output channel {}: bias {} on the accumulator grid ({} * {}) overflows int32", c, bias,
+                         sx, s);
+      bt.setDouble(c, q);
+    }
+    Value *wv = g_.addConstant(g_.uniqueName(n.name + "/weight_quantized"), std::move(nq));
+    Value *sv = g_.addConstant(g_.uniqueName(n.name + "/weight_scale"), std::move(st));
+    Value *zv = g_.addConstant(g_.uniqueName(n.name + "/weight_zero_point"), std::move(zt));
+    Value *biasv = g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(bt));
+    auto attrs = copyAttrs(n, {"kernel_shape", "strides", "pads", "dilations", "group"});
+    if (qo)
+      return replaceUnit(n, qo, "QLinearConv", "", {x.q, x.scale, x.zp, wv, sv, zv, qo->scale, qo->zp, biasv},
+                         attrs);
+    // Float output: int32 accumulator at s_x * s_w (float32, as the
+    // multiplier is computed: exactly 1), then DequantizeLinear.
+    const std::vector<float> sws = sv->constant->toFloats();
+    if (std::any_of(sws.begin(), sws.end(), [&](float v) { return v != sws[0]; }))
+      return Error::success();
+    const float accScale = float(sx) * sws[0];
+    Value *ys = g_.addConstant(g_.uniqueName(n.name + "/acc_scale"), Tensor::scalarF32(accScale));
+    Value *yz = zeroConstant(ElemType::i32(), {}, n.name + "/acc_zero_point");
+    TensorType it = y->type;
+    it.elem = ElemType::i32();
+    Value *acc = g_.addValue(g_.uniqueName(y->name + "/accumulator"), it);
+    Value *yf = g_.addValue(g_.uniqueName(y->name + "/float"), y->type);
+    // Placeholder QuantizeLinear (the unit's output quantizer, replaced below)
+    // and the DequantizeLinear that produces the graph output.
+    auto q = std::make_unique<Node>();
+    q->name = n.name + "/accumulator";
+    q->op = "QuantizeLinear";
+    q->inputs = {yf, ys, yz};
+    q->outputs = {acc};
+    auto dq = std::make_unique<Node>();
+    dq->name = n.name + "/DequantizeLinear";
+    dq->op = "DequantizeLinear";
+    dq->inputs = {acc, ys, yz};
+    n.outputs[0] = yf;
+    yf->producer = &n;
+    dq->outputs = {y};
+    y->producer = nullptr;
+    if (auto e = OpRegistry::get().lookup("", "DequantizeLinear")->infer(*dq))
+      return e;
+    QuantInfo grid;
+    grid.scale = {accScale};
+    grid.zeroPoint = {0};
+    grid.bits = 32;
+    grid.rounding = Rounding::Onnx;
+    y->quant = grid;
+    Node *next = nextNode(n);
+    Node *qn = g_.insertNodeBefore(next, std::move(q));
+    acc->producer = qn;
+    g_.insertNodeBefore(nextNode(*qn), std::move(dq));
+    QOut r;
+    r.q = qn;
+    r.out = acc;
+    r.scale = ys;
+    r.zp = yz;
+    r.elem = ElemType::i32();
+    return replaceUnit(n, r, "QLinearConv", "", {x.q, x.scale, x.zp, wv, sv, zv, ys, yz, biasv}, attrs);
+  }
+
+  Node *nextNode(const Node &n) const {
+    for (size_t i = 0; i + 1 < g_.nodes().size(); ++i)
+      if (g_.nodes()[i].get() == &n)
+        return g_.nodes()[i + 1].get();
+    return nullptr;
   }
 
   Error unitGemm(Node &n) {
@@ -491,7 +748,9 @@ private:
     if (!x || !isActivation(*x))
       return Error::success();
     auto qo = quantizedOutput(n, n.op == "GlobalAveragePool");
-    if (!qo || qo->elem != x->elem)
+    // QONNX: a lookup table may change the integer type (e.g. 8 -> 4 bits).
+    const bool anyType = opts_.qonnx && n.op != "GlobalAveragePool";
+    if (!qo || (qo->elem != x->elem && !anyType))
       return Error::success();
     std::map<std::string, Attribute> attrs;
     if (n.op == "LeakyRelu")
@@ -696,7 +955,13 @@ private:
   /// The DequantizeLinear feeding input 0, when it is the node's only one.
   std::optional<QTensor> onlyDequantizedInput(Node &n) {
     auto x = dequantized(n.input(0));
-    if (!x || !x->fromNode || !isActivation(*x))
+    // QONNX: a float result kept as an int32 accumulator (qonnxConv) may
+    // still be transposed or reshaped on the integers.
+    static const std::set<std::string> anyWidth = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+                                                   "DepthToSpace"};
+    const bool wide = x && opts_.qonnx && anyWidth.count(n.op) && x->elem == ElemType::i32() &&
+                      isScalar(x->scale) && isScalar(x->zp);
+    if (!x || !x->fromNode || (!isActivation(*x) && !wide))
       return std::nullopt;
     for (size_t i = 1; i < n.inputs.size(); ++i)
       if (Value *v = n.inputs[i]; v && v->producer && isOnnxOp(v->producer, "DequantizeLinear"))

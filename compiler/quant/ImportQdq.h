@@ -51,7 +51,20 @@ struct QdqImportOptions {
   /// The QDQ form of a QONNX model (quant/ImportQonnx.h): integer types of 2
   /// to 8 bits, and a unit's output type independent of its input's (ORT's
   /// int8/uint8 pairing rules are for ORT's kernels, not for QONNX). The
-  /// integer lowering is the same.
+  /// integer lowering is the same. Conv units also take:
+  ///  - a float bias (QONNX leaves biases float or on a grid of their own):
+  ///    int32 at s_x * s_w[c], rounded (exact when it lies on that grid);
+  ///  - per-channel BatchNormalization / Mul / Add by constants between the
+  ///    conv and its Relu / Quant: folded into the per-channel weight scales
+  ///    and that bias, the integer weights unchanged (a negative factor
+  ///    negates its channel's weights; refused when the weight range has no
+  ///    negation of a weight). A channel whose factor leaves it below 1e-6 of
+  ///    an output step is the constant bias;
+  ///  - no Quant after it (the model's float result): the int32 accumulator
+  ///    at s_x * s_w (per-tensor weights), dequantized; Transpose / Reshape /
+  ///    DepthToSpace after it run on those integers.
+  /// DepthToSpace joins the data-movement ops, and LeakyRelu / Sigmoid tables
+  /// may change the integer type.
   bool qonnx = false;
 };
 

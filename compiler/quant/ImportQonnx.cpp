@@ -120,7 +120,9 @@ private:
     return def->infer(n);
   }
 
-  Error rewrite(Node &n, const QdqForm &f) {
+  Error rewrite(Node &n, QdqForm f) {
+    if (n.getInt(kReluFolded, 0) != 0) // foldInputRelu: max(Q(x), Q(0))
+      f.lo = std::max(f.lo, f.zp);
     Value *x = n.input(0), *y = n.output(0);
     // Sub-8-bit inputs: 8-bit storage (the float entry saturates to storage) + Clip.
     const unsigned storageBits = isGraphInput(x) ? 8u : unsigned(f.bits);
@@ -197,6 +199,29 @@ private:
 } // namespace
 
 bool isQonnxNode(const Node &n) { return qonnxDomain(n.domain); }
+
+int foldInputRelu(Graph &g) {
+  int folded = 0;
+  std::vector<Node *> work;
+  for (const auto &n : g.nodes())
+    if (isQonnxNode(*n) && n->op == "Quant")
+      work.push_back(n.get());
+  for (Node *q : work) {
+    Value *x = q->input(0);
+    Node *p = x ? x->producer : nullptr;
+    if (!p || !p->domain.empty() || p->op != "Relu" || !p->input(0) || p->has("act_min") ||
+        std::find(g.inputs.begin(), g.inputs.end(), p->input(0)) == g.inputs.end() || g.users(x).size() != 1 ||
+        std::find(g.outputs.begin(), g.outputs.end(), x) != g.outputs.end())
+      continue;
+    if (!analyzeQuant(*q).why.empty()) // only Quants lowerQonnx rewrites (other lowerings ignore the mark)
+      continue;
+    q->inputs[0] = p->input(0);
+    q->attrs[kReluFolded] = int64_t(1);
+    g.eraseNode(p);
+    folded++;
+  }
+  return folded;
+}
 
 bool hasQonnxOps(const Graph &g) {
   for (const auto &n : g.nodes())

@@ -57,6 +57,15 @@ bool isQonnxNode(const Node &n);
 /// True when `g` still has QONNX nodes.
 bool hasQonnxOps(const Graph &g);
 
+/// Attribute foldInputRelu puts on a Quant: its input had a Relu, so its
+/// integer range starts at the zero point.
+inline constexpr const char *kReluFolded = "qcc_relu_folded";
+
+/// Graph input -> Relu -> Quant (ESPCN): Q(relu(x)) = max(Q(x), Q(0)) (Q is
+/// monotone), so the Quant reads the input and its integer Clip starts at
+/// the zero point. Returns how many were folded. Call before lowerQonnx.
+int foldInputRelu(Graph &g);
+
 /// Rewrites Quant nodes into QuantizeLinear [+ Clip] + DequantizeLinear (see above).
 llvm::Error lowerQonnx(Graph &g, QonnxImportStats *stats = nullptr);
 

@@ -472,18 +472,23 @@ LoweredStep lutStep(std::vector<int64_t> table, ElemType y, size_t input) {
 }
 
 Expected<Lowering> lowerUnaryTable(const Node &n, TensorOf t, llvm::function_ref<float(float)> f) {
+  // 8-bit for ORT; 2..8 bits for QONNX units (quant/ImportQdq.h), whose
+  // output type is the output zero point's (ORT's is always the input's).
   const ElemType e = inType(n, 0).elem;
-  if (!e.isInt() || e.bits() != 8)
-    return nodeError(n, "input must be int8 or uint8, is {}", inType(n, 0).str());
+  if (!e.isInt() || e.bits() < 2 || e.bits() > 8)
+    return nodeError(n, "input must be an integer of 2 to 8 bits, is {}", inType(n, 0).str());
   auto x = readScalar(n, t, 1, 2, "input");
   if (!x)
     return x.takeError();
   auto y = readScalar(n, t, 3, 4, "output");
   if (!y)
     return y.takeError();
+  const ElemType ye = zpElem(n, 4, e);
+  if (!ye.isInt() || ye.bits() < 2 || ye.bits() > 8)
+    return nodeError(n, "output must be an integer of 2 to 8 bits, is {}", ye.str());
   Lowering l;
-  l.steps.push_back(lutStep(ortLookupTable(e, x->scale, x->zp, e, y->scale, y->zp, f), e, 0));
-  l.outQuant = gridInfo(y->scale, y->zp, e);
+  l.steps.push_back(lutStep(ortLookupTable(e, x->scale, x->zp, ye, y->scale, y->zp, f), ye, 0));
+  l.outQuant = gridInfo(y->scale, y->zp, ye);
   return l;
 }
 

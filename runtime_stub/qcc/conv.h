@@ -178,12 +178,12 @@ template <int T> void dw_row_t(const float *const *xtap, size_t px, int32_t npx,
     dw_row_block<T, 0>(at(0), px, npx, wp, C, C, acc);
 }
 
-// 3x3, stride 1, no dilation: neighbouring output pixels share input
-// columns, so four pixels read six columns per kernel row (18 loads for 36
-// multiply-adds instead of 36). rows[ky]: widened row of kernel row ky at
-// output pixel 0, channel c0 (pixel stride C); CB channels.
-template <int CB>
-void dw3s1_block(const float *const *rows, int32_t npx, const float *wp, int32_t C, int32_t *acc) {
+// 3x3, stride SW (1 or 2), no dilation: neighbouring output pixels share
+// input columns, so four pixels read 3 + 3 * SW columns per kernel row (18 or
+// 27 loads for 36 multiply-adds instead of 36). rows[ky]: widened row of
+// kernel row ky at output pixel 0, channel c0 (column stride C); CB channels.
+template <int SW, int CB>
+void dw3_block(const float *const *rows, int32_t npx, const float *wp, int32_t C, int32_t *acc) {
   float wl[9 * CB];
   for (int t = 0; t < 9; ++t)
     for (int32_t c = 0; c < CB; ++c)
@@ -193,18 +193,27 @@ void dw3s1_block(const float *const *rows, int32_t npx, const float *wp, int32_t
   float a[4][CB];
   int32_t p = 0;
   for (; p + 4 <= npx; p += 4) {
-    const size_t o = size_t(p) * S;
+    const size_t o = size_t(p) * SW * S;
     QCC_RT_NO_UNROLL
     for (int32_t c = 0; c < CB; ++c) {
       float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
       auto row = [&](const float *r, int k) {
         const float *q = r + o + size_t(c);
-        const float x0 = q[0], x1 = q[S], x2 = q[2 * S], x3 = q[3 * S], x4 = q[4 * S], x5 = q[5 * S];
         const float w0 = wl[(3 * k) * CB + c], w1 = wl[(3 * k + 1) * CB + c], w2 = wl[(3 * k + 2) * CB + c];
-        s0 = fmadd(x2, w2, fmadd(x1, w1, fmadd(x0, w0, s0)));
-        s1 = fmadd(x3, w2, fmadd(x2, w1, fmadd(x1, w0, s1)));
-        s2 = fmadd(x4, w2, fmadd(x3, w1, fmadd(x2, w0, s2)));
-        s3 = fmadd(x5, w2, fmadd(x4, w1, fmadd(x3, w0, s3)));
+        if (SW == 1) {
+          const float x0 = q[0], x1 = q[S], x2 = q[2 * S], x3 = q[3 * S], x4 = q[4 * S], x5 = q[5 * S];
+          s0 = fmadd(x2, w2, fmadd(x1, w1, fmadd(x0, w0, s0)));
+          s1 = fmadd(x3, w2, fmadd(x2, w1, fmadd(x1, w0, s1)));
+          s2 = fmadd(x4, w2, fmadd(x3, w1, fmadd(x2, w0, s2)));
+          s3 = fmadd(x5, w2, fmadd(x4, w1, fmadd(x3, w0, s3)));
+        } else {
+          const float x0 = q[0], x1 = q[S], x2 = q[2 * S], x3 = q[3 * S], x4 = q[4 * S], x5 = q[5 * S],
+                      x6 = q[6 * S], x7 = q[7 * S], x8 = q[8 * S];
+          s0 = fmadd(x2, w2, fmadd(x1, w1, fmadd(x0, w0, s0)));
+          s1 = fmadd(x4, w2, fmadd(x3, w1, fmadd(x2, w0, s1)));
+          s2 = fmadd(x6, w2, fmadd(x5, w1, fmadd(x4, w0, s2)));
+          s3 = fmadd(x8, w2, fmadd(x7, w1, fmadd(x6, w0, s3)));
+        }
       };
       row(r0, 0);
       row(r1, 1);
@@ -219,7 +228,7 @@ void dw3s1_block(const float *const *rows, int32_t npx, const float *wp, int32_t
         acc[size_t(p + j) * S + size_t(c)] = int32_t(a[j][c]);
   }
   for (; p < npx; ++p) {
-    const size_t o = size_t(p) * S;
+    const size_t o = size_t(p) * SW * S;
     QCC_RT_NO_UNROLL
     for (int32_t c = 0; c < CB; ++c) {
       float s0 = 0.f;
@@ -231,12 +240,12 @@ void dw3s1_block(const float *const *rows, int32_t npx, const float *wp, int32_t
       a[0][c] = s0;
     }
     for (int32_t c = 0; c < CB; ++c)
-      acc[o + size_t(c)] = int32_t(a[0][c]);
+      acc[size_t(p) * S + size_t(c)] = int32_t(a[0][c]);
   }
 }
 
-// Channel blocks for dw3s1_block as in dw_row_t (C >= 16; the last block overlaps).
-inline void dw3s1_row(const float *const *rows, int32_t npx, const float *wp, int32_t C, int32_t *acc) {
+// Channel blocks for dw3_block as in dw_row_t (C >= 16; the last block overlaps).
+template <int SW> void dw3_row(const float *const *rows, int32_t npx, const float *wp, int32_t C, int32_t *acc) {
   const float *rc[3];
   auto at = [&](int32_t c0) {
     for (int k = 0; k < 3; ++k)
@@ -245,21 +254,21 @@ inline void dw3s1_row(const float *const *rows, int32_t npx, const float *wp, in
   };
   int32_t c0 = 0;
   for (; c0 + 64 <= C; c0 += 64)
-    dw3s1_block<64>(at(c0), npx, wp + c0, C, acc + c0);
+    dw3_block<SW, 64>(at(c0), npx, wp + c0, C, acc + c0);
   const int32_t rest = C - c0;
   if (rest == 0)
     return;
   if (C >= 64 && rest > 32) {
-    c0 = C - 64, dw3s1_block<64>(at(c0), npx, wp + c0, C, acc + c0);
+    c0 = C - 64, dw3_block<SW, 64>(at(c0), npx, wp + c0, C, acc + c0);
   } else if (rest > 32) { // 32 < C < 64: two blocks of 32
-    dw3s1_block<32>(at(0), npx, wp, C, acc);
-    c0 = C - 32, dw3s1_block<32>(at(c0), npx, wp + c0, C, acc + c0);
+    dw3_block<SW, 32>(at(0), npx, wp, C, acc);
+    c0 = C - 32, dw3_block<SW, 32>(at(c0), npx, wp + c0, C, acc + c0);
   } else if (C >= 32) {
-    c0 = C - 32, dw3s1_block<32>(at(c0), npx, wp + c0, C, acc + c0);
+    c0 = C - 32, dw3_block<SW, 32>(at(c0), npx, wp + c0, C, acc + c0);
   } else { // 16 <= C < 32: two blocks of 16
-    dw3s1_block<16>(at(0), npx, wp, C, acc);
+    dw3_block<SW, 16>(at(0), npx, wp, C, acc);
     if (C > 16)
-      c0 = C - 16, dw3s1_block<16>(at(c0), npx, wp + c0, C, acc + c0);
+      c0 = C - 16, dw3_block<SW, 16>(at(c0), npx, wp + c0, C, acc + c0);
   }
 }
 
@@ -322,9 +331,12 @@ void conv_depthwise(const ConvShape &s, const TX *x, const int8_t *wp, const int
           for (int32_t kx = 0; kx < s.kw; ++kx)
             xtap[ky * s.kw + kx] = r + size_t(kx) * size_t(s.dw) * size_t(C);
         }
-        if (taps == 9 && s.kw == 3 && s.sw == 1 && s.dw == 1 && C >= 16) {
+        if (taps == 9 && s.kw == 3 && (s.sw == 1 || s.sw == 2) && s.dw == 1 && C >= 16) {
           const float *r3[3] = {xtap[0], xtap[3], xtap[6]};
-          dw3s1_row(r3, s.ow, wf, C, acc);
+          if (s.sw == 1)
+            dw3_row<1>(r3, s.ow, wf, C, acc);
+          else
+            dw3_row<2>(r3, s.ow, wf, C, acc);
         } else if (taps == 9)
           dw_row_t<9>(xtap, px, s.ow, wf, C, acc);
         else if (taps == 25)

@@ -41,6 +41,7 @@ inline size_t rq_table_bytes(int32_t channels) {
 }
 
 // Fills `storage` (rq_table_bytes(rq.channels), int64-aligned) and returns the table.
+// Branch-free loops per rounding mode (they run on every call, per channel).
 inline RqTable rq_prepare(const Requant &rq, int64_t *storage) {
   const int32_t n = rq.channels;
   int64_t *p0 = storage, *p1 = storage + n, *p2 = storage + 2 * n;
@@ -48,31 +49,46 @@ inline RqTable rq_prepare(const Requant &rq, int64_t *storage) {
   int32_t *m32 = reinterpret_cast<int32_t *>(storage + 6 * n), *r32 = m32 + n, *k32 = r32 + n;
   RqTable t{p0, p1, p2, m32, r32, k32, ta, tadj, ts, rq.scale, rq.rounding, rq.zero_point, rq.lo, rq.hi, n != 1, false,
             rq.rounding == kRoundTflite};
-  for (int32_t c = 0; c < n; ++c) {
-    p0[c] = p1[c] = p2[c] = 0;
-    ta[c] = tadj[c] = ts[c] = 0;
-    m32[c] = r32[c] = k32[c] = 0;
-    if (rq.rounding == kRoundOnnx)
-      continue;
-    const int64_t m = rq.multiplier[c], s = rq.shift[c];
-    if (rq.rounding == kRoundSingle) {
-      const int64_t total = 31 + s;
-      p0[c] = total >= 63 ? 0 : m;
-      p1[c] = total <= 0 ? 0 : total >= 63 ? 0 : int64_t(1) << (total - 1);
-      p2[c] = total <= 0 ? 0 : total >= 63 ? 0 : total;
-    } else {
-      const int64_t left = s < 0 ? (s < -32 ? 32 : -s) : 0, right = s > 0 ? s : 0;
-      p0[c] = int64_t(1) << left;
-      t.left_shift = t.left_shift || left > 0;
-      m32[c] = right > 31 ? 0 : int32_t(m);
-      r32[c] = right > 31 ? 0 : int32_t(right);
-      k32[c] = int32_t((int64_t(1) << r32[c]) - 1);
-      t.one_floor = t.one_floor && left == 0 && m != INT32_MIN;
-      if (right <= 31) { // else m32 = 0 and all three 0: the result is 0
-        ta[c] = (int64_t(1) << 30) + (right > 0 ? int64_t(1) << (30 + right) : 0);
-        tadj[c] = right > 0 ? int64_t(1) << 31 : 0;
-        ts[c] = 31 + right;
-      }
+  std::memset(storage, 0, size_t(n) * (6 * sizeof(int64_t) + 3 * sizeof(int32_t)));
+  const int32_t *M = rq.multiplier, *S = rq.shift;
+  if (rq.rounding == kRoundSingle) {
+    for (int32_t c = 0; c < n; ++c) {
+      const int64_t total = 31 + int64_t(S[c]);
+      const int32_t m = M[c];
+      const bool on = total > 0 && total < 63;
+      const int64_t sh = on ? total - 1 : 0;
+      p0[c] = total >= 63 ? 0 : int64_t(m);
+      p1[c] = on ? int64_t(1) << sh : 0;
+      p2[c] = on ? total : 0;
+    }
+  } else if (rq.rounding == kRoundTflite) {
+    int32_t any_left = 0, any_min = 0;
+    for (int32_t c = 0; c < n; ++c) {
+      any_left |= S[c] < 0 ? 1 : 0;
+      any_min |= M[c] == INT32_MIN ? 1 : 0;
+    }
+    t.left_shift = any_left != 0;
+    t.one_floor = any_left == 0 && any_min == 0;
+    for (int32_t c = 0; c < n; ++c) { // 32-bit fields (r32 = 0 and m32 = 0 where the result is 0)
+      const int32_t s = S[c], m = M[c];
+      const bool big = s > 31;
+      const int32_t r = s > 0 && !big ? s : 0;
+      m32[c] = big ? 0 : m;
+      r32[c] = r;
+      k32[c] = int32_t((uint32_t(1) << r) - 1u);
+    }
+    // 64-bit fields, all 0 where the result is 0 (s > 31). Powers of two come
+    // from 32-bit shifts (gcc does not vectorize variable 64-bit shifts).
+    for (int32_t c = 0; c < n; ++c) {
+      const int32_t s = S[c];
+      const int64_t live = s <= 31 ? 1 : 0;
+      const int32_t r = s > 0 && s <= 31 ? s : 0;
+      const int64_t rpos = r > 0 ? 1 : 0, pow_r = int64_t(uint32_t(1) << r);
+      ta[c] = live * ((int64_t(1) << 30) + rpos * (pow_r << 30));
+      tadj[c] = rpos << 31;
+      ts[c] = live * (31 + int64_t(r));
+      const int32_t left = s < -32 ? 32 : s < 0 ? -s : 0; // 2^left, left saturating at 32
+      p0[c] = int64_t(uint32_t(1) << (left > 31 ? 31 : left)) * (left > 31 ? 2 : 1);
     }
   }
   return t;

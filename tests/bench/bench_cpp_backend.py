@@ -35,10 +35,16 @@ Memory:
              (large) benchmark process would report at least the parent's resident size;
              VmHWM belongs to the child's own address space, created at exec.
   Goal (issue 4): qcc arena + weights <= 1/3 of ORT float's peak.
+
+--base-headers DIR: also times, in the same rounds, a copy of each generated library whose
+qcc/*.h are replaced by DIR's *.h (an earlier runtime_stub/qcc), for before/after figures of a
+kernel change. Valid only where both header sets pack weights and size scratch alike.
 """
 import argparse
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,9 +149,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--cxx", help="compiler for the generated library (default: $CXX, else c++)")
+    ap.add_argument("--base-headers", help="also time the libraries with these qcc/*.h (before/after)")
     args = ap.parse_args()
     qcc = os.path.abspath(args.qcc)
-    rows_t, rows_m = [], []
+    rows_t, rows_m, base_rows = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             model = os.path.join(ROOT, "models", name, "model.onnx")
@@ -161,11 +168,21 @@ def main():
             work = os.path.join(tmp, f"{name}_work")
             t = time.time()
             qcc_bench(qcc, out, data, work, 1, 0, args.cxx)  # builds once; later rounds reuse the build
+            if args.base_headers:
+                out_b, work_b = out + "_base", work + "_base"
+                shutil.copytree(out, out_b)
+                for h in glob.glob(os.path.join(args.base_headers, "*.h")):
+                    shutil.copy(h, os.path.join(out_b, "qcc", os.path.basename(h)))
+                qcc_bench(qcc, out_b, data, work_b, 1, 0, args.cxx)
             print(f"{name}: library build {time.time() - t:.1f} s", file=sys.stderr, flush=True)
             sf, sq = session(model), session(qdq)
-            med = {"qcc": [], "ortf": [], "orti": []}
-            mins = {"qcc": [], "ortf": [], "orti": []}
+            med = {"qcc": [], "ortf": [], "orti": [], "base": []}
+            mins = {"qcc": [], "ortf": [], "orti": [], "base": []}
             for rnd in range(args.rounds):
+                if args.base_headers:
+                    bb = qcc_bench(qcc, out_b, data, work_b, args.iters, args.warmup, args.cxx)
+                    med["base"].append(bb["median_ms"])
+                    mins["base"].append(bb["min_ms"])
                 b = qcc_bench(qcc, out, data, work, args.iters, args.warmup, args.cxx)
                 med["qcc"].append(b["median_ms"])
                 mins["qcc"].append(b["min_ms"])
@@ -174,7 +191,13 @@ def main():
                     med[key].append(m)
                     mins[key].append(n)
                 print(f"{name}: round {rnd + 1}: qcc {med['qcc'][-1]:.2f} ms, ORT float {med['ortf'][-1]:.2f} ms, "
-                      f"ORT int8 {med['orti'][-1]:.2f} ms", file=sys.stderr, flush=True)
+                      f"ORT int8 {med['orti'][-1]:.2f} ms"
+                      + (f", qcc base headers {med['base'][-1]:.2f} ms" if args.base_headers else ""),
+                      file=sys.stderr, flush=True)
+            if args.base_headers:
+                base_rows.append(f"{MODELS.get(name, name)}: qcc with base headers {np.median(med['base']):.2f} ms "
+                                 f"(min {min(mins['base']):.2f}) vs {np.median(med['qcc']):.2f} ms "
+                                 f"(min {min(mins['qcc']):.2f}) with the current ones")
             q, f, i = (float(np.median(med[k])) for k in ("qcc", "ortf", "orti"))
             rows_t.append([MODELS.get(name, name), f"{q:.2f}", f"{f:.2f}", f"{i:.2f}", f"{q / f:.2f}×",
                            f"{q / i:.2f}×", f"{min(mins['qcc']):.2f} / {min(mins['ortf']):.2f} / "
@@ -191,6 +214,8 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for r in rows_t:
         print("| " + " | ".join(r) + " |")
+    for r in base_rows:
+        print("\n" + r)
     print("\nMemory, MiB (qcc: arena + weights of the library; ORT: peak RSS above the import baseline):\n")
     print("| model | qcc arena | qcc weights | qcc total | ORT float peak | ORT int8 peak | qcc / ORT float |")
     print("|---|---|---|---|---|---|---|")

@@ -190,6 +190,10 @@ std::vector<CC> convCases() {
       {1, 16, 12, 12, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 16},
       {2, 32, 10, 9, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 32},
       {1, 17, 3, 20, 17, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 17},    // one interior row
+      // 3x3 stride 2 depthwise (shared columns): four-pixel steps plus tails, blocks 32+32, 64+64, 16+16.
+      {1, 40, 13, 11, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 40},
+      {1, 72, 9, 19, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 72},
+      {1, 20, 7, 14, 20, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 20},
       // Depthwise windows past the tap-pointer limit (64) and past the exact
       // float sum limit (512 taps); 7x7 with dilation through the generic taps.
       {1, 10, 11, 12, 10, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 10},

@@ -9,6 +9,9 @@
 #include "interp/Interpreter.h"
 #include "quant/ImportQdq.h"
 #include "quant/ImportQonnx.h"
+#include "quant/QonnxLayout.h"
+#include "driver/ModelOptions.h"
+#include "passes/Pass.h"
 
 #include <gtest/gtest.h>
 
@@ -251,4 +254,187 @@ TEST(QonnxLowering, QuantOfAQuantBecomesAnExactLookupTable) {
     xs.push_back(float(i) * 0.25f);
   Tensor x = f32({1, 16}, xs);
   EXPECT_EQ(run(*g, x), run(*ref, x));
+}
+
+namespace {
+
+/// Quant(x) -> Conv (int4 weights [2,1,1,1], float bias) -> `after` nodes -> Quant(uint4 / int4).
+void convModel(OnnxBuilder &b, std::vector<float> w, std::vector<float> bnScale) {
+  b.input("x", {1, 1, 2, 2});
+  b.output("y");
+  quant(b, "x", "xq", {}, {0.5f}, 0, 8, 1, 0);
+  b.initF("w", {2, 1, 1, 1}, w);
+  quant(b, "w", "wq", {2, 1, 1, 1}, {0.25f, 0.125f}, 0, 4, 1, 0);
+  b.initF("bias", {2}, {0.3f, -0.2f});
+  b.node("Conv", {"xq", "wq", "bias"}, {"c"});
+  b.initF("g", {2}, bnScale);
+  b.initF("beta", {2}, {0.1f, 0.4f});
+  b.initF("mean", {2}, {0.2f, -0.1f});
+  b.initF("var", {2}, {1.5f, 0.7f});
+  b.node("BatchNormalization", {"c", "g", "beta", "mean", "var"}, {"bn"});
+  b.node("Relu", {"bn"}, {"r"});
+  quant(b, "r", "y", {}, {0.25f}, 0, 4, 0, 0);
+}
+
+} // namespace
+
+TEST(QonnxLowering, BatchNormFoldsIntoTheRequantizationNotTheWeights) {
+  OnnxBuilder b;
+  convModel(b, {1.f, -0.5f}, {0.8f, -1.3f}); // channel 1: negative BN scale
+  auto ref = load(b, "qonnx_bn");
+  auto g = load(b, "qonnx_bn");
+  ASSERT_TRUE(ref && g);
+  // canonicalize's fold-batchnorm must leave weights on a grid alone.
+  auto e = runPasses(*g, {"fold-batchnorm"}, true);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  ASSERT_TRUE(findOp(*g, "BatchNormalization"));
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "DequantizeLinear"}));
+  const Node *c = findOp(*g, "QConv");
+  // 1 / 0.25 = 4; -0.5 / 0.125 = -4, negated with its channel's factor.
+  EXPECT_EQ(c->input(1)->constant->toInts(), (std::vector<int64_t>{4, 4}));
+  EXPECT_EQ(c->input(1)->type.elem, ElemType::intN(4, true));
+  // Within one output step (0.25) of the float model; equal away from ties.
+  std::vector<float> xs;
+  for (int i = -8; i < 8; ++i)
+    xs.push_back(float(i) * 0.37f);
+  for (size_t k = 0; k + 4 <= xs.size(); k += 4) {
+    Tensor x = f32({1, 1, 2, 2}, {xs[k], xs[k + 1], xs[k + 2], xs[k + 3]});
+    const auto got = run(*g, x), want = run(*ref, x);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_LE(std::fabs(got[i] - want[i]), 0.25f + 1e-6f) << i;
+  }
+}
+
+TEST(QonnxLowering, NegativeBatchNormScaleWithoutANegatableWeightIsRefused) {
+  OnnxBuilder b;
+  convModel(b, {1.f, -1.f}, {0.8f, -1.3f}); // -1 / 0.125 = -8: int4 has no +8
+  auto g = load(b, "qonnx_bn_neg");
+  ASSERT_TRUE(g);
+  ASSERT_FALSE(bool(runPasses(*g, {"fold-batchnorm"}, true)));
+  ASSERT_FALSE(bool(lowerQonnx(*g)));
+  QdqImportOptions o;
+  o.qonnx = true;
+  auto e = lowerQdq(*g, nullptr, o);
+  ASSERT_TRUE(bool(e));
+  const std::string msg = llvm::toString(std::move(e));
+  EXPECT_NE(msg.find("negated"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Conv"), std::string::npos) << msg;
+}
+
+TEST(QonnxLowering, ChannelsLastConvAndLeakyReluLowerExactly) {
+  // Quant(x NHWC) -> channels-last Conv -> LeakyRelu -> Quant: Transposes at
+  // the edges only, the LeakyRelu split into two exact requantizations.
+  OnnxBuilder b;
+  b.input("x", {1, 2, 2, 1});
+  b.output("y");
+  quant(b, "x", "xq", {}, {0.5f}, 0, 4, 1, 0);
+  b.initF("w", {2, 1, 1, 1}, {0.75f, -0.5f}); // [Cout, kh, kw, Cin]
+  quant(b, "w", "wq", {}, {0.25f}, 0, 4, 1, 1);
+  auto &c = b.node("Conv", {"xq", "wq"}, {"c"});
+  c.set_domain("qonnx.custom_op.channels_last");
+  OnnxBuilder::attrInts(c, "kernel_shape", {1, 1});
+  auto &l = b.node("LeakyRelu", {"c"}, {"l"});
+  auto *a = l.add_attribute();
+  a->set_name("alpha");
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(0.1015625f);
+  quant(b, "l", "y", {}, {0.0625f}, 0, 4, 1, 0);
+  auto ref = load(b, "qonnx_chlast");
+  auto g = load(b, "qonnx_chlast");
+  ASSERT_TRUE(ref && g);
+  QonnxLayoutStats st;
+  auto e = prepareQonnxLayout(*g, &st);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  EXPECT_EQ(st.channelsLast, 1);
+  EXPECT_EQ(st.leakySplit, 1);
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  int convs = 0, transposes = 0;
+  for (const auto &n : g->nodes()) {
+    convs += n->op == "QConv";
+    transposes += n->op == "Transpose";
+    EXPECT_FALSE(n->op == "Conv" || n->op == "LeakyRelu" || n->domain == "qonnx.custom_op.channels_last")
+        << n->describe();
+  }
+  EXPECT_EQ(convs, 2);
+  EXPECT_EQ(transposes, 2); // to channels-first after the input, back before the output
+  std::vector<float> xs = {-3.5f, -1.f, 0.5f, 2.f, -0.5f, 3.f, -2.5f, 1.5f};
+  for (size_t k = 0; k < xs.size(); k += 4) {
+    Tensor x = f32({1, 2, 2, 1}, {xs[k], xs[k + 1], xs[k + 2], xs[k + 3]});
+    EXPECT_EQ(run(*g, x), run(*ref, x));
+  }
+}
+
+TEST(QonnxLowering, AnInputTheModelLeavesFloatIsQuantizedByQccWhenGivenItsRange) {
+  // ESPCN subpixel: a Conv with quantized weights straight on the float input.
+  OnnxBuilder b;
+  b.input("x", {1, 1, 2, 2});
+  b.output("y");
+  b.initF("w", {2, 1, 1, 1}, {1.f, -0.5f});
+  quant(b, "w", "wq", {2, 1, 1, 1}, {0.25f, 0.125f}, 0, 4, 1, 0);
+  b.node("Conv", {"x", "wq"}, {"c"});
+  b.node("Relu", {"c"}, {"r"});
+  quant(b, "r", "y", {}, {0.125f}, 0, 4, 0, 0);
+  auto g = load(b, "qonnx_float_input");
+  auto g2 = load(b, "qonnx_float_input");
+  ASSERT_TRUE(g && g2);
+  // Without ranges: an error naming the op and the unquantized input.
+  auto e = lowerQonnxModel(*g2, "m.onnx");
+  ASSERT_TRUE(bool(e));
+  const std::string msg = llvm::toString(std::move(e));
+  EXPECT_NE(msg.find("'x' is not quantized by the model"), std::string::npos) << msg;
+  std::map<std::string, std::pair<float, float>> ranges = {{"x", {0.f, 1.f}}};
+  std::vector<std::string> notes;
+  auto e2 = lowerQonnxModel(*g, "m.onnx", &ranges, &notes);
+  ASSERT_FALSE(bool(e2)) << llvm::toString(std::move(e2));
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("quantized by qcc (left float by the model): uint8"), std::string::npos) << notes[0];
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "DequantizeLinear"}));
+  const Node *q = findOp(*g, "QuantizeLinear");
+  EXPECT_EQ(q->input(1)->constant->toFloats()[0], 1.f / 255.f);
+  // On the uint8 input grid the conv is exact: 4-bit outputs as the float model rounds them.
+  Tensor x = f32({1, 1, 2, 2}, {0.f, 51.f / 255.f, 102.f / 255.f, 1.f});
+  const auto got = run(*g, x);
+  // y = Q(relu(w * x)), w = {1, -0.5}: channel 0 = round(x / 0.125), channel 1 = 0.
+  // 0.2 / 0.125 = 1.6 -> 2; 0.4 / 0.125 = 3.2 -> 3; 1 / 0.125 = 8.
+  const std::vector<float> want = {0.f, 0.25f, 0.375f, 1.f, 0.f, 0.f, 0.f, 0.f};
+  EXPECT_EQ(got, want);
+}
+
+TEST(QonnxLowering, PerChannelMulAddReluMulAfterAConvFoldIntoItsRequantization) {
+  // eltwise_chanlast's chain: Conv -> Mul -> Add -> Relu -> Mul(> 0) -> Quant,
+  // after canonicalize (the Relu fuses into the Add).
+  OnnxBuilder b;
+  b.input("x", {1, 1, 2, 2});
+  b.output("y");
+  quant(b, "x", "xq", {}, {0.5f}, 0, 8, 1, 0);
+  b.initF("w", {2, 1, 1, 1}, {1.f, -0.5f});
+  quant(b, "w", "wq", {2, 1, 1, 1}, {0.25f, 0.125f}, 0, 4, 1, 0);
+  b.node("Conv", {"xq", "wq"}, {"c"});
+  b.initF("k1", {1, 2, 1, 1}, {0.7f, -1.1f});
+  b.node("Mul", {"c", "k1"}, {"m1"});
+  b.initF("k2", {1, 2, 1, 1}, {0.3f, -0.45f});
+  b.node("Add", {"m1", "k2"}, {"a"});
+  b.node("Relu", {"a"}, {"r"});
+  b.initF("k3", {1, 2, 1, 1}, {1.7f, 0.6f});
+  b.node("Mul", {"r", "k3"}, {"m2"});
+  quant(b, "m2", "y", {}, {0.25f}, 0, 4, 0, 0);
+  auto ref = load(b, "qonnx_eltwise");
+  auto g = load(b, "qonnx_eltwise");
+  ASSERT_TRUE(ref && g);
+  auto e = runPasses(*g, canonicalizePipeline(), true);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  auto e2 = prepareQonnxLayout(*g);
+  ASSERT_FALSE(bool(e2)) << llvm::toString(std::move(e2));
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "DequantizeLinear"}));
+  std::vector<float> xs = {-3.5f, -1.f, 0.5f, 2.f, -0.5f, 3.f, -2.5f, 1.5f, 60.f, -64.f, 7.f, -9.f};
+  for (size_t k = 0; k < xs.size(); k += 4) {
+    Tensor x = f32({1, 1, 2, 2}, {xs[k], xs[k + 1], xs[k + 2], xs[k + 3]});
+    const auto got = run(*g, x), want = run(*ref, x);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_LE(std::fabs(got[i] - want[i]), 0.25f + 1e-6f) << i;
+  }
 }
