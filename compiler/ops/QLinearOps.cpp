@@ -224,7 +224,11 @@ Error inferBinary(Node &n) {
   auto s = broadcastShapes(n, inType(n, 0).shape, inType(n, 3).shape);
   if (!s)
     return s.takeError();
-  setOutput(n, 0, inType(n, 0).elem, *s);
+  // C's type is C_zero_point's: ORT's models give A's; a QONNX residual
+  // (two signed grids -> Relu -> an unsigned grid) gives another.
+  const Value *cz = n.input(7);
+  const ElemType ce = cz && cz->type.elem.isInt() && cz->type.elem.bits() <= 8 ? cz->type.elem : inType(n, 0).elem;
+  setOutput(n, 0, ce, *s);
   return ok();
 }
 

@@ -737,7 +737,8 @@ private:
     if (!a || !b || !isActivation(*a) || !isActivation(*b) || a->elem != b->elem)
       return Error::success();
     auto qo = quantizedOutput(n, true);
-    if (!qo || qo->elem != a->elem)
+    // QONNX: the output grid's type is the model's (e.g. int4 + int4 -> Relu -> uint4).
+    if (!qo || (qo->elem != a->elem && !opts_.qonnx))
       return Error::success();
     return replaceUnit(n, qo, n.op == "Add" ? "QLinearAdd" : "QLinearMul", "com.microsoft",
                        {a->q, a->scale, a->zp, b->q, b->scale, b->zp, qo->scale, qo->zp}, {});

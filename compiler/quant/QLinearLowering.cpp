@@ -407,7 +407,10 @@ Expected<Lowering> lowerBinary(const Node &n, TensorOf t, bool isAdd) {
   auto c = readScalar(n, t, 6, 7, "C");
   if (!c)
     return c.takeError();
-  const ElemType e = inType(n, 0).elem;
+  // C's type is C_zero_point's (ops/QLinearOps.cpp inferBinary).
+  const ElemType e = n.input(7) && n.input(7)->type.elem.isInt() && n.input(7)->type.elem.bits() <= 8
+                         ? n.input(7)->type.elem
+                         : inType(n, 0).elem;
   LoweredStep s = makeStep(isAdd ? "QAddFma" : "QMul");
   s.node.attrs["a_zero_point"] = int64_t(a->zp);
   s.node.attrs["b_zero_point"] = int64_t(b->zp);

@@ -40,12 +40,7 @@ DOMAIN = "qonnx.custom_op.general"
 MAX_STEPS = 1
 
 # Models whose lowering is not in qcc yet, with what blocks them. Shrink as it lands.
-ADD = ("residual Add: two signed N-bit Quants -> Add -> Relu -> unsigned N-bit Quant (quant/ImportQdq.cpp unitBinary "
-       "and QLinearAdd's infer want the output type equal to the inputs')")
-EXPECTED_PENDING = {
-    **{f"mlp_w{b}a{b}": ADD for b in (2, 3, 4, 8)},
-    **{f"cnn_w{b}a{b}": ADD for b in (2, 3, 4, 8)},
-}
+EXPECTED_PENDING = {}
 
 # Binary (1-bit) models: the sign of a sum of +-1 products is often an exact tie at 0,
 # which float32 evaluation decides by its summation order, so no float evaluation
