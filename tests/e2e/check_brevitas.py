@@ -42,12 +42,14 @@ MAX_STEPS = 1
 # Models whose lowering is not in qcc yet, with what blocks them. Shrink as it lands.
 EXPECTED_PENDING = {}
 
-# Binary (1-bit) models: the sign of a sum of +-1 products is often an exact tie at 0,
-# which float32 evaluation decides by its summation order, so no float evaluation
-# other than qonnx's own (numpy's order) reproduces qonnx within a step — qcc's float
-# interpreter does not either. For these the requirement is: bit_exact, top-1 equal to
-# qonnx's on >= 90 % of samples, and the integer reference (exact sums) at least as
-# close to qonnx as qcc's float interpreter is (within 5 points of outputs equal).
+# Binary (1-bit) models: the sign of a sum of +-1 products sits on or next to 0
+# far more often than a multi-bit quantizer sits on a rounding tie, and qonnx
+# evaluates those sums in float32, whose rounding then decides the sign; the
+# integer reference sums exactly. How close a float evaluation gets to qonnx
+# depends on its summation order (qcc's float interpreter: 100 % equal in an
+# -O1 sanitizer build, 12 % on cnn_w1a1 in a vectorized -O3 build), so it is
+# reported, not required. Requirement: bit_exact, and top-1 equal to qonnx's on
+# >= 90 % of samples.
 TIE_SENSITIVE = {"mlp_w1a1", "cnn_w1a1"}
 
 
@@ -277,7 +279,7 @@ def judge(name, path, xp, max_steps, res, rows):
     if name in TIE_SENSITIVE and s is not None and "y_float" in res and y_qcc.shape == y_ref.shape:
         equal_float = float((np.rint(res["y_float"].reshape(y_ref.shape) / s) == np.rint(y_ref / s)).mean())
         top1 = float((y_qcc.reshape(len(y_qcc), -1).argmax(1) == y_ref.reshape(len(y_ref), -1).argmax(1)).mean())
-        ok = top1 >= 0.9 and equal >= equal_float - 0.05
+        ok = top1 >= 0.9
         notes.append(f"binary ties: top-1 as qonnx on {100 * top1:.1f} %, qcc float interpreter "
                      f"{100 * equal_float:.2f} % equal to qonnx")
     bit_exact = None
