@@ -5,11 +5,15 @@
 //   depthwise (cin/group == 1 and cout/group == 1): packed [kh*kw][cout] int8;
 //     input rows widened to float once each into a ring of kh rows (padding
 //     included, so every output pixel is interior), vectorized over channels,
-//     a row of output pixels at a time, the taps unrolled for 3x3 and 5x5.
-//   small patches (K = cin/group * kh * kw <= kSmallK): packed per group as
-//     tiles of 32 output channels, [tile][K][32] int8; each activation is
-//     broadcast against 32 channels held in float vector lanes (no K padding,
-//     no horizontal sums). Covers 1x1 convs with few input channels and RGB stems.
+//     a row of output pixels at a time, the taps unrolled for 3x3 and 5x5;
+//     wide layers run in passes over blocks of channels whose ring fits L1.
+//   small patches (K = cin/group * kh * kw <= kSmallK, and image stems with
+//     at most 4 input channels up to K = 512): packed per group as tiles of
+//     32 output channels, [tile][K][32] int8; each activation is broadcast
+//     against 32 channels held in float vector lanes (no K padding, no
+//     horizontal sums). 1x1 stride-1 convs read rows of x; other single-group
+//     convs read their windows from widened input rows (no im2col); the rest
+//     go through im2col.
 //   everything else: K-reduction GEMM (gemm_core.h) on im2col panels of up to
 //     kPanelMax output pixels; packed rows [group][cout/group padded to 8][K
 //     padded to 64] int8 plus the per-channel weight sums.
@@ -57,12 +61,28 @@ inline int32_t dw_span_h(const ConvShape &s) { return (s.kh - 1) * s.dh + 1; }
 // Columns of a widened row: input columns -pl .. (ow - 1) * sw - pl + span_w.
 inline int32_t dw_row_cols(const ConvShape &s) { return (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1; }
 
+// Channels per pass over the image: the widened rows of one pass (span_h
+// rows of CB channels) should stay in L1 (whole rows of a wide layer did not:
+// widening them was bound by stores to L2). At most 64, halved down to 16
+// while the ring is over kDwRingBytes; all channels when there are fewer.
+constexpr size_t kDwRingBytes = 24 * 1024;
+inline int32_t dw_block_channels(const ConvShape &s) {
+  if (s.cout <= 64)
+    return s.cout; // one pass (blocks are 16, 32 or 64 channels of a wider layer)
+  int32_t cb = 64;
+  const size_t row = size_t(dw_span_h(s)) * size_t(dw_row_cols(s)) * 4;
+  while (cb / 2 >= 16 && row * size_t(cb) > kDwRingBytes)
+    cb /= 2;
+  return cb;
+}
+
 inline size_t dw_scratch_bytes(const ConvShape &s) {
-  const size_t taps = size_t(s.kh) * size_t(s.kw), C = size_t(s.cout);
-  return carve_bytes(rq_table_bytes(s.cout)) + carve_bytes(size_t(s.ow) * C * 4) + // table, accumulators
-         carve_bytes(taps * C * 4) +                                                // float weights
-         carve_bytes(size_t(dw_span_h(s)) * size_t(dw_row_cols(s)) * C * 4) +      // widened rows
-         carve_bytes(size_t(dw_span_h(s)) * 4);                                    // ring tags
+  const size_t taps = size_t(s.kh) * size_t(s.kw), CB = size_t(dw_block_channels(s));
+  return carve_bytes(rq_table_bytes(s.cout)) + carve_bytes(size_t(s.ow) * CB * 4) + // table, accumulators
+         carve_bytes(taps * CB * 4) +                                                // float weights of a block
+         carve_bytes(size_t(dw_span_h(s)) * size_t(dw_row_cols(s)) * CB * 4) +      // widened rows
+         carve_bytes(size_t(dw_span_h(s)) * 4) +                                    // ring tags
+         carve_bytes(size_t(dw_row_cols(s)) * CB * 2);                               // gathered row (TX)
 }
 
 template <size_t... I>
@@ -272,9 +292,10 @@ template <int SW> void dw3_row(const float *const *rows, int32_t npx, const floa
   }
 }
 
-// Widens input row iy of batch b (zero point outside the image) into dst.
-template <typename TX> void dw_widen_row(const ConvShape &s, const TX *x, int32_t b, int32_t iy, float *dst) {
-  const int32_t C = s.cout, cols = dw_row_cols(s);
+// Widens input row iy of batch b (C channels; zero point outside the image)
+// into dst, columns -pl .. cols - pl - 1.
+template <typename TX>
+void widen_row(const ConvShape &s, const TX *x, int32_t b, int32_t iy, int32_t C, int32_t cols, float *dst) {
   const float zp = float(s.x_zero_point);
   if (iy < 0 || iy >= s.h) {
     for (size_t i = 0; i < size_t(cols) * size_t(C); ++i)
@@ -292,78 +313,137 @@ template <typename TX> void dw_widen_row(const ConvShape &s, const TX *x, int32_
     dst[i] = zp;
 }
 
+// Widens channels c0 .. c0 + CB - 1 of input row iy of batch b (x has C
+// channels; zero point outside the image) into dst (CB floats per column),
+// columns -pl .. cols - pl - 1. CB < C only for CB = 16, 32 or 64 (see
+// dw_block_channels): the block's bytes are first gathered into tmp (cols *
+// CB bytes; constant-size copies), then converted in one long run (short
+// per-column conversions compiled to narrow vectors or scalar code).
+template <int CBt, typename TX> void gather_columns(const TX *src, size_t C, int32_t n, TX *dst) {
+  for (int32_t col = 0; col < n; ++col)
+    std::memcpy(dst + size_t(col) * CBt, src + size_t(col) * C, CBt * sizeof(TX));
+}
+template <typename TX>
+void widen_row_block(const ConvShape &s, const TX *x, int32_t b, int32_t iy, int32_t C, int32_t c0, int32_t CB,
+                     int32_t cols, float *dst, TX *tmp) {
+  if (CB == C) {
+    widen_row(s, x, b, iy, C, cols, dst);
+    return;
+  }
+  const float zp = float(s.x_zero_point);
+  if (iy < 0 || iy >= s.h) {
+    for (size_t i = 0; i < size_t(cols) * size_t(CB); ++i)
+      dst[i] = zp;
+    return;
+  }
+  const int32_t in_lo = s.pl < cols ? s.pl : cols, in_hi = s.pl + s.w < cols ? s.pl + s.w : cols;
+  for (size_t i = 0; i < size_t(in_lo) * size_t(CB); ++i)
+    dst[i] = zp;
+  const TX *src = x + ((size_t(b) * size_t(s.h) + size_t(iy)) * size_t(s.w)) * size_t(C) + size_t(c0);
+  const int32_t n = in_hi - in_lo;
+  if (CB == 16)
+    gather_columns<16>(src, size_t(C), n, tmp);
+  else if (CB == 32)
+    gather_columns<32>(src, size_t(C), n, tmp);
+  else
+    gather_columns<64>(src, size_t(C), n, tmp);
+  float *d = dst + size_t(in_lo) * size_t(CB);
+  for (size_t i = 0; i < size_t(n) * size_t(CB); ++i)
+    d[i] = float(tmp[i]);
+  for (size_t i = size_t(in_hi) * size_t(CB); i < size_t(cols) * size_t(CB); ++i)
+    dst[i] = zp;
+}
+
+
+// The window's rows of output row oy in a ring of span rows (each input row
+// widened once): ring slot of input row iy, refreshed when its tag differs.
+// Channels c0 .. c0 + CB - 1 of x's C.
+template <typename TX>
+const float *ring_row(const ConvShape &s, const TX *x, int32_t b, int32_t iy, int32_t C, int32_t c0, int32_t CB,
+                      int32_t cols, int32_t span, float *ring, int32_t *tag, TX *tmp = nullptr) {
+  const int32_t slot = ((iy % span) + span) % span;
+  float *r = ring + size_t(slot) * size_t(cols) * size_t(CB);
+  if (tag[slot] != iy) {
+    widen_row_block(s, x, b, iy, C, c0, CB, cols, r, tmp);
+    tag[slot] = iy;
+  }
+  return r;
+}
+
 template <typename TX, typename TY>
 void conv_depthwise(const ConvShape &s, const TX *x, const int8_t *wp, const int32_t *bias, const Requant &rq, TY *y,
                     void *scratch) {
   const int32_t C = s.cout, taps = s.kh * s.kw, span = dw_span_h(s), cols = dw_row_cols(s);
+  const int32_t CB = dw_block_channels(s);
   Carver cv{static_cast<unsigned char *>(scratch)};
   int64_t *tab = cv.take<int64_t>(rq_table_bytes(C) / sizeof(int64_t));
-  int32_t *acc = cv.take<int32_t>(size_t(s.ow) * size_t(C));
-  float *wf = cv.take<float>(size_t(taps) * size_t(C));
-  float *ring = cv.take<float>(size_t(span) * size_t(cols) * size_t(C));
+  int32_t *acc = cv.take<int32_t>(size_t(s.ow) * size_t(CB));
+  float *wf = cv.take<float>(size_t(taps) * size_t(CB));
+  float *ring = cv.take<float>(size_t(span) * size_t(cols) * size_t(CB));
   int32_t *tag = cv.take<int32_t>(size_t(span));
-  for (size_t i = 0; i < size_t(taps) * size_t(C); ++i)
-    wf[i] = float(wp[i]);
+  TX *tmp = cv.take<TX>(size_t(cols) * size_t(CB));
   const RqTable table = rq_prepare(rq, tab);
-  const size_t row_elems = size_t(cols) * size_t(C), px = size_t(s.sw) * size_t(C);
+  const size_t px = size_t(s.sw) * size_t(CB);
   // Tap pointers of one output row: up to kMaxTaps at once (larger windows
   // run a kernel row, and kMaxTaps of its columns, at a time).
   constexpr int32_t kMaxTaps = 64;
   const float *xtap[kMaxTaps];
-  for (int32_t b = 0; b < s.n; ++b) {
-    for (int32_t i = 0; i < span; ++i)
-      tag[i] = INT32_MIN;
-    for (int32_t oy = 0; oy < s.oh; ++oy) {
-      // The window's rows are distinct ring slots (span_h consecutive rows).
-      auto row = [&](int32_t ky) {
-        const int32_t iy = oy * s.sh - s.pt + ky * s.dh;
-        const int32_t slot = ((iy % span) + span) % span;
-        float *r = ring + size_t(slot) * row_elems;
-        if (tag[slot] != iy) {
-          dw_widen_row(s, x, b, iy, r);
-          tag[slot] = iy;
-        }
-        return static_cast<const float *>(r);
-      };
-      if (taps <= kMaxTaps) {
-        for (int32_t ky = 0; ky < s.kh; ++ky) {
-          const float *r = row(ky);
-          for (int32_t kx = 0; kx < s.kw; ++kx)
-            xtap[ky * s.kw + kx] = r + size_t(kx) * size_t(s.dw) * size_t(C);
-        }
-        if (taps == 9 && s.kw == 3 && (s.sw == 1 || s.sw == 2) && s.dw == 1 && C >= 16) {
-          const float *r3[3] = {xtap[0], xtap[3], xtap[6]};
-          if (s.sw == 1)
-            dw3_row<1>(r3, s.ow, wf, C, acc);
-          else
-            dw3_row<2>(r3, s.ow, wf, C, acc);
-        } else if (taps == 9)
-          dw_row_t<9>(xtap, px, s.ow, wf, C, acc);
-        else if (taps == 25)
-          dw_row_t<25>(xtap, px, s.ow, wf, C, acc);
-        else
-          for (int32_t c0 = 0; c0 < C; c0 += 64) {
-            const float *xt[kMaxTaps];
-            for (int32_t t = 0; t < taps; ++t)
-              xt[t] = xtap[t] + c0;
-            dw_row_any(xt, px, s.ow, taps, wf + c0, C, C - c0 < 64 ? C - c0 : 64, acc + c0, false);
+  // Passes over blocks of CB channels (the last one overlapping its
+  // neighbour); within a pass, ring rows, weights and accumulators hold CB
+  // channels, so the row kernels below see CB as their channel count.
+  for (int32_t cn = 0; cn < C; cn += CB) {
+    const int32_t c0 = cn + CB <= C ? cn : C - CB;
+    for (int32_t t = 0; t < taps; ++t)
+      for (int32_t c = 0; c < CB; ++c)
+        wf[size_t(t) * size_t(CB) + size_t(c)] = float(wp[size_t(t) * size_t(C) + size_t(c0 + c)]);
+    for (int32_t b = 0; b < s.n; ++b) {
+      for (int32_t i = 0; i < span; ++i)
+        tag[i] = INT32_MIN;
+      for (int32_t oy = 0; oy < s.oh; ++oy) {
+        // The window's rows are distinct ring slots (span_h consecutive rows).
+        auto row = [&](int32_t ky) {
+          return ring_row(s, x, b, oy * s.sh - s.pt + ky * s.dh, C, c0, CB, cols, span, ring, tag, tmp);
+        };
+        if (taps <= kMaxTaps) {
+          for (int32_t ky = 0; ky < s.kh; ++ky) {
+            const float *r = row(ky);
+            for (int32_t kx = 0; kx < s.kw; ++kx)
+              xtap[ky * s.kw + kx] = r + size_t(kx) * size_t(s.dw) * size_t(CB);
           }
-      } else {
-        for (int32_t ky = 0; ky < s.kh; ++ky) {
-          const float *r = row(ky);
-          for (int32_t kx0 = 0; kx0 < s.kw; kx0 += kMaxTaps) {
-            const int32_t nk = s.kw - kx0 < kMaxTaps ? s.kw - kx0 : kMaxTaps;
-            for (int32_t c0 = 0; c0 < C; c0 += 64) {
-              for (int32_t t = 0; t < nk; ++t)
-                xtap[t] = r + size_t(kx0 + t) * size_t(s.dw) * size_t(C) + size_t(c0);
-              dw_row_any(xtap, px, s.ow, nk, wf + size_t(ky * s.kw + kx0) * size_t(C) + size_t(c0), C,
-                         C - c0 < 64 ? C - c0 : 64, acc + c0, ky > 0 || kx0 > 0);
+          if (taps == 9 && s.kw == 3 && (s.sw == 1 || s.sw == 2) && s.dw == 1 && CB >= 16) {
+            const float *r3[3] = {xtap[0], xtap[3], xtap[6]};
+            if (s.sw == 1)
+              dw3_row<1>(r3, s.ow, wf, CB, acc);
+            else
+              dw3_row<2>(r3, s.ow, wf, CB, acc);
+          } else if (taps == 9)
+            dw_row_t<9>(xtap, px, s.ow, wf, CB, acc);
+          else if (taps == 25)
+            dw_row_t<25>(xtap, px, s.ow, wf, CB, acc);
+          else
+            for (int32_t d0 = 0; d0 < CB; d0 += 64) {
+              const float *xt[kMaxTaps];
+              for (int32_t t = 0; t < taps; ++t)
+                xt[t] = xtap[t] + d0;
+              dw_row_any(xt, px, s.ow, taps, wf + d0, CB, CB - d0 < 64 ? CB - d0 : 64, acc + d0, false);
+            }
+        } else {
+          for (int32_t ky = 0; ky < s.kh; ++ky) {
+            const float *r = row(ky);
+            for (int32_t kx0 = 0; kx0 < s.kw; kx0 += kMaxTaps) {
+              const int32_t nk = s.kw - kx0 < kMaxTaps ? s.kw - kx0 : kMaxTaps;
+              for (int32_t d0 = 0; d0 < CB; d0 += 64) {
+                for (int32_t t = 0; t < nk; ++t)
+                  xtap[t] = r + size_t(kx0 + t) * size_t(s.dw) * size_t(CB) + size_t(d0);
+                dw_row_any(xtap, px, s.ow, nk, wf + size_t(ky * s.kw + kx0) * size_t(CB) + size_t(d0), CB,
+                           CB - d0 < 64 ? CB - d0 : 64, acc + d0, ky > 0 || kx0 > 0);
+              }
             }
           }
         }
+        TY *yrow = y + (size_t(b) * size_t(s.oh) + size_t(oy)) * size_t(s.ow) * size_t(C) + size_t(c0);
+        requant_rows(acc, size_t(CB), bias + c0, CB, s.ow, table, c0, yrow, size_t(C));
       }
-      TY *yrow = y + (size_t(b) * size_t(s.oh) + size_t(oy)) * size_t(s.ow) * size_t(C);
-      requant_rows(acc, size_t(C), bias, C, s.ow, table, 0, yrow, size_t(C));
     }
   }
 }
@@ -401,8 +481,7 @@ void im2col_row(const ConvShape &s, const TX *x, int32_t b, int32_t g, int32_t o
       }
     }
   }
-  for (; k < kp; ++k)
-    row[k] = AccT(0);
+  (void)kp; // the K padding [K, kp) was zeroed by panel_setup
 }
 
 template <typename TX, typename TY>
@@ -443,60 +522,152 @@ constexpr int32_t kSmallMR = 6, kSmallNO = 32; // 12 zmm accumulators
 constexpr int32_t kSmallMR = 4, kSmallNO = 16;
 #endif
 static_assert(kOT % kSmallNO == 0, "kernel tile must divide the packed tile");
+// Pixels per small-K panel: a multiple of the row tile (a short row tile runs
+// at a fraction of the speed), at most kPanelMax (scratch sizing).
+constexpr int32_t kSmallPanel = kSmallMR * (kPanelMax / kSmallMR);
 
-inline bool conv_is_small_k(const ConvShape &s) { return (s.cin / s.group) * s.kh * s.kw <= kSmallK; }
 
 inline size_t smallk_packed_bytes(const ConvShape &s) {
   const int32_t og = s.cout / s.group, K = (s.cin / s.group) * s.kh * s.kw;
   return size_t(s.group) * size_t(round_up(og, kOT)) * size_t(K);
 }
 
+// A 1x1 stride-1 unpadded conv: its panel rows are rows of x.
+inline bool smallk_is_pointwise(const ConvShape &s) {
+  return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.oh == s.h && s.ow == s.w;
+}
+// Other convs of one group without horizontal dilation read their windows
+// straight from widened input rows (no im2col): per kernel row, kw * cin
+// contiguous floats.
+inline bool smallk_uses_rows(const ConvShape &s) { return s.group == 1 && s.dw == 1 && !smallk_is_pointwise(s); }
+
+// Float lanes: K <= kSmallK, and image stems (at most 4 input channels, a
+// window read from widened rows) up to the exact-float bound: their im2col
+// rows are short runs the K-reduction GEMM handles poorly (ResNet-18's 7x7
+// stem, K = 147: 1.45 -> 1.10 ms).
+constexpr int32_t kStemCin = 4;
+inline bool conv_is_small_k(const ConvShape &s) {
+  const int32_t K = (s.cin / s.group) * s.kh * s.kw;
+  return K <= kSmallK || (s.cin <= kStemCin && smallk_uses_rows(s) && K <= kFloatExactTerms);
+}
+
 inline size_t smallk_scratch_bytes(const ConvShape &s) {
   const int32_t K = (s.cin / s.group) * s.kh * s.kw;
   const size_t rows = size_t(panel_rows(int64_t(s.oh) * s.ow));
+  const size_t ogp = size_t(round_up(s.cout / s.group, kOT));
+  if (smallk_uses_rows(s))
+    return carve_bytes(rq_table_bytes(s.cout)) + carve_bytes(size_t(K) * ogp * 4) + carve_bytes(rows * ogp * 4) +
+           carve_bytes(size_t(dw_span_h(s)) * size_t(dw_row_cols(s)) * size_t(s.cin) * 4) + // widened rows
+           carve_bytes(size_t(dw_span_h(s)) * 4);                                          // ring tags
   return carve_bytes(rq_table_bytes(s.cout)) + carve_bytes(rows * size_t(K)) + // panel of 1-byte TX
-         carve_bytes(rows * size_t(K) * 4) + carve_bytes(size_t(K) * size_t(kOT) * 4) +
-         carve_bytes(rows * size_t(round_up(s.cout / s.group, kOT)) * 4); // accumulators of all tiles
+         carve_bytes(rows * size_t(K) * 4) + carve_bytes(size_t(K) * ogp * 4) + // float panel, float weights of a group
+         carve_bytes(rows * ogp * 4);                                          // accumulators of all tiles
 }
 
 
-// c[i][o] = sum_k a[i][k] * w[k][o] for MR rows, NO channels (w row stride
-// kOT), accumulators in registers (hence out of line).
+// c[i][o] = sum over the K terms of row i times w[k][o], for MR rows and NO
+// channels (w row stride kOT), accumulators in registers (hence out of line).
+// The K terms are nseg runs of klen contiguous floats: run g of row i starts
+// at seg[g] + off + i * lda (an im2col panel row: one run; a conv window on
+// widened input rows: one run per kernel row). Weights of run g follow run g-1.
 template <int MR, int NO>
-QCC_RT_NOINLINE void smallk_tile(const float *a, size_t lda, int32_t K, const float *w, int32_t *c, size_t ldc) {
-  float acc[MR][NO] = {};
-  for (int32_t k = 0; k < K; ++k)
-    for (int i = 0; i < MR; ++i) {
-      const float xv = a[size_t(i) * lda + size_t(k)];
-      QCC_RT_NO_UNROLL
-      for (int o = 0; o < NO; ++o)
-        acc[i][o] = fmadd(xv, w[size_t(k) * kOT + size_t(o)], acc[i][o]);
-    }
+QCC_RT_NOINLINE void smallk_tile(const float *const *seg, int32_t nseg, size_t off, size_t lda, int32_t klen,
+                                 const float *w, int32_t *c, size_t ldc) {
+  // klen >= 1: the first term initializes (a zero-initialized array compiled
+  // to a memset and a round trip through the stack).
+  float acc[MR][NO];
+  const float *a = seg[0] + off;
+  for (int i = 0; i < MR; ++i) {
+    const float xv = a[size_t(i) * lda];
+    QCC_RT_NO_UNROLL
+    for (int o = 0; o < NO; ++o)
+      acc[i][o] = xv * w[o];
+  }
+  for (int32_t g = 0; g < nseg; ++g) {
+    a = seg[g] + off;
+    const float *wg = w + size_t(g) * size_t(klen) * kOT;
+    for (int32_t k = g == 0 ? 1 : 0; k < klen; ++k)
+      for (int i = 0; i < MR; ++i) {
+        const float xv = a[size_t(i) * lda + size_t(k)];
+        QCC_RT_NO_UNROLL
+        for (int o = 0; o < NO; ++o)
+          acc[i][o] = fmadd(xv, wg[size_t(k) * kOT + size_t(o)], acc[i][o]);
+      }
+  }
   for (int i = 0; i < MR; ++i)
     for (int o = 0; o < NO; ++o)
       c[size_t(i) * ldc + size_t(o)] = int32_t(acc[i][o]);
 }
 
-// Rows [0, rows) of a panel against kOT packed channels of which n are real.
-// (Narrower tiles for a short last tile compiled to memory-bound loops; a
-// padded full tile is faster.)
-inline void smallk_panel(const float *ap, size_t lda, int32_t rows, int32_t K, const float *wbuf, int32_t n, int32_t *acc,
-                         size_t ldc) {
-  if (kSmallNO > 16 && n <= 16) { // one narrow tile: twice the rows instead of padded channels
-    constexpr int32_t kMR2 = kSmallMR * kSmallNO / 16;
-    const int32_t full2 = rows - rows % kMR2;
-    for (int32_t i = 0; i < full2; i += kMR2)
-      smallk_tile<kMR2, 16>(ap + size_t(i) * lda, lda, K, wbuf, acc + size_t(i) * ldc, ldc);
-    for (int32_t i = full2; i < rows; ++i)
-      smallk_tile<1, 16>(ap + size_t(i) * lda, lda, K, wbuf, acc + size_t(i) * ldc, ldc);
+// Rows [0, rows) against one tile of NO channels: MR rows at a time, the last
+// MR overlapping the previous tile (recomputing a few rows is cheaper than
+// single-row tiles); under MR rows, one at a time.
+template <int MR, int NO>
+void smallk_rows(const float *const *seg, int32_t nseg, size_t lda, int32_t klen, int32_t rows, const float *w,
+                 int32_t *acc, size_t ldc) {
+  if (rows < MR) {
+    for (int32_t i = 0; i < rows; ++i)
+      smallk_tile<1, NO>(seg, nseg, size_t(i) * lda, lda, klen, w, acc + size_t(i) * ldc, ldc);
     return;
   }
-  const int32_t full = rows - rows % kSmallMR;
-  for (int32_t o0 = 0; o0 < n; o0 += kSmallNO) {
-    for (int32_t i = 0; i < full; i += kSmallMR)
-      smallk_tile<kSmallMR, kSmallNO>(ap + size_t(i) * lda, lda, K, wbuf + o0, acc + size_t(i) * ldc + size_t(o0), ldc);
-    for (int32_t i = full; i < rows; ++i)
-      smallk_tile<1, kSmallNO>(ap + size_t(i) * lda, lda, K, wbuf + o0, acc + size_t(i) * ldc + size_t(o0), ldc);
+  for (int32_t i = 0;; i += MR) {
+    const int32_t i0 = i + MR <= rows ? i : rows - MR;
+    smallk_tile<MR, NO>(seg, nseg, size_t(i0) * lda, lda, klen, w, acc + size_t(i0) * ldc, ldc);
+    if (i0 + MR == rows)
+      break;
+  }
+}
+
+// Rows [0, rows) against kOT packed channels of which n are real.
+// (Narrower tiles for a short last tile compiled to memory-bound loops; a
+// padded full tile is faster.)
+inline void smallk_panel(const float *const *seg, int32_t nseg, size_t lda, int32_t klen, int32_t rows,
+                         const float *wbuf, int32_t n, int32_t *acc, size_t ldc) {
+  if (kSmallNO > 16 && n <= 16) { // one narrow tile: twice the rows instead of padded channels
+    smallk_rows<kSmallMR * kSmallNO / 16, 16>(seg, nseg, lda, klen, rows, wbuf, acc, ldc);
+    return;
+  }
+  for (int32_t o0 = 0; o0 < n; o0 += kSmallNO)
+    smallk_rows<kSmallMR, kSmallNO>(seg, nseg, lda, klen, rows, wbuf + o0, acc + size_t(o0), ldc);
+}
+
+// Widened input rows instead of im2col (smallk_uses_rows): each kernel row of
+// the window is one run of kw * cin floats, pixel stride sw * cin.
+template <typename TX, typename TY>
+void conv_small_k_rows(const ConvShape &s, const TX *x, const int8_t *wp, const int32_t *bias, const Requant &rq,
+                       TY *y, void *scratch) {
+  const int32_t K = s.cin * s.kh * s.kw, klen = s.kw * s.cin, span = dw_span_h(s), cols = dw_row_cols(s);
+  const int32_t tiles = round_up(s.cout, kOT) / kOT;
+  const size_t ogp = size_t(tiles) * kOT, prow = size_t(panel_rows(int64_t(s.oh) * s.ow));
+  Carver cv{static_cast<unsigned char *>(scratch)};
+  int64_t *tab = cv.take<int64_t>(rq_table_bytes(s.cout) / sizeof(int64_t));
+  float *wbuf = cv.take<float>(size_t(K) * ogp);
+  int32_t *acc = cv.take<int32_t>(prow * ogp);
+  float *ring = cv.take<float>(size_t(span) * size_t(cols) * size_t(s.cin));
+  int32_t *tag = cv.take<int32_t>(size_t(span));
+  for (size_t i = 0; i < size_t(K) * ogp; ++i)
+    wbuf[i] = float(wp[i]);
+  const RqTable table = rq_prepare(rq, tab);
+  const size_t lda = size_t(s.sw) * size_t(s.cin);
+  const float *rows_ky[kFloatExactTerms], *seg[kFloatExactTerms]; // kh <= K <= kFloatExactTerms
+  for (int32_t b = 0; b < s.n; ++b) {
+    for (int32_t i = 0; i < span; ++i)
+      tag[i] = INT32_MIN;
+    for (int32_t oy = 0; oy < s.oh; ++oy) {
+      for (int32_t ky = 0; ky < s.kh; ++ky)
+        rows_ky[ky] = ring_row(s, x, b, oy * s.sh - s.pt + ky * s.dh, s.cin, 0, s.cin, cols, span, ring, tag);
+      for (int32_t ox0 = 0; ox0 < s.ow; ox0 += kSmallPanel) {
+        const int32_t rows = s.ow - ox0 < kSmallPanel ? s.ow - ox0 : kSmallPanel;
+        for (int32_t ky = 0; ky < s.kh; ++ky)
+          seg[ky] = rows_ky[ky] + size_t(ox0) * lda;
+        for (int32_t t = 0; t < tiles; ++t) {
+          const int32_t n = s.cout - t * kOT < kOT ? s.cout - t * kOT : kOT;
+          smallk_panel(seg, s.kh, lda, klen, rows, wbuf + size_t(t) * size_t(K) * kOT, n, acc + size_t(t) * kOT, ogp);
+        }
+        TY *yp = y + ((size_t(b) * size_t(s.oh) + size_t(oy)) * size_t(s.ow) + size_t(ox0)) * size_t(s.cout);
+        requant_rows(acc, ogp, bias, s.cout, rows, table, 0, yp, size_t(s.cout));
+      }
+    }
   }
 }
 
@@ -541,22 +712,31 @@ void conv_small_k(const ConvShape &s, const TX *x, const int8_t *wp, const int32
   const size_t prow = size_t(panel_rows(int64_t(P)));
   TX *a = cv.take<TX>(prow * size_t(K));
   float *af = cv.take<float>(prow * size_t(K));
-  float *wbuf = cv.take<float>(size_t(K) * kOT);
   const size_t ogp = size_t(tiles) * kOT; // accumulator row: every tile of the group
+  float *wbuf = cv.take<float>(size_t(K) * ogp);
   int32_t *acc = cv.take<int32_t>(prow * ogp);
   const RqTable table = rq_prepare(rq, tab);
-  // A 1x1 stride-1 unpadded conv reads its rows straight from x.
-  const bool direct = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.oh == s.h &&
-                      s.ow == s.w;
+  const bool direct = smallk_is_pointwise(s);
   for (int32_t b = 0; b < s.n; ++b)
-    for (int32_t g = 0; g < s.group; ++g)
-      for (int32_t p0 = 0; p0 < P; p0 += kPanelMax) {
-        const int32_t rows = P - p0 < kPanelMax ? P - p0 : kPanelMax;
-        if (direct) {
+    for (int32_t g = 0; g < s.group; ++g) {
+      // The group's weights as float, once per call (all tiles: every panel uses them).
+      const int8_t *wg = wp + size_t(g) * size_t(tiles) * size_t(K) * kOT;
+      for (size_t i = 0; i < size_t(K) * ogp; ++i)
+        wbuf[i] = float(wg[i]);
+      for (int32_t p0 = 0; p0 < P; p0 += kSmallPanel) {
+        const int32_t rows = P - p0 < kSmallPanel ? P - p0 : kSmallPanel;
+        if (direct && K == s.cin) { // whole rows: one contiguous run
+          const TX *src = x + (size_t(b) * size_t(P) + size_t(p0)) * size_t(K);
+          for (size_t i = 0; i < size_t(rows) * size_t(K); ++i)
+            af[i] = float(src[i]);
+        } else if (direct) {
           const TX *src = x + (size_t(b) * size_t(P) + size_t(p0)) * size_t(s.cin) + size_t(g) * size_t(K);
-          for (int32_t i = 0; i < rows; ++i)
+          for (int32_t i = 0; i < rows; ++i) {
+            const TX *sr = src + size_t(i) * size_t(s.cin);
+            float *dr = af + size_t(i) * size_t(K);
             for (int32_t k = 0; k < K; ++k)
-              af[size_t(i) * size_t(K) + size_t(k)] = float(src[size_t(i) * size_t(s.cin) + size_t(k)]);
+              dr[k] = float(sr[k]);
+          }
         } else {
           for (int32_t i = 0; i < rows; ++i)
             im2col_raw(s, x, b, g, (p0 + i) / s.ow, (p0 + i) % s.ow, a + size_t(i) * size_t(K));
@@ -564,16 +744,15 @@ void conv_small_k(const ConvShape &s, const TX *x, const int8_t *wp, const int32
             af[i] = float(a[i]);
         }
         for (int32_t t = 0; t < tiles; ++t) {
-          const int8_t *wt = wp + (size_t(g) * size_t(tiles) + size_t(t)) * size_t(K) * kOT;
-          for (size_t i = 0; i < size_t(K) * kOT; ++i)
-            wbuf[i] = float(wt[i]);
           const int32_t n = og - t * kOT < kOT ? og - t * kOT : kOT;
-          smallk_panel(af, size_t(K), rows, K, wbuf, n, acc + size_t(t) * kOT, ogp);
+          const float *seg[1] = {af};
+          smallk_panel(seg, 1, size_t(K), K, rows, wbuf + size_t(t) * size_t(K) * kOT, n, acc + size_t(t) * kOT, ogp);
         }
         // One requantization pass over whole rows (long runs vectorize better).
         TY *yp = y + (size_t(b) * size_t(P) + size_t(p0)) * size_t(s.cout) + size_t(g) * size_t(og);
         requant_rows(acc, ogp, bias + size_t(g) * size_t(og), og, rows, table, g * og, yp, size_t(s.cout));
       }
+    }
 }
 
 } // namespace detail
@@ -627,6 +806,8 @@ void conv_nhwc(const ConvShape &s, const TX *x, const int8_t *w_packed, const in
                void *scratch) {
   if (detail::conv_is_depthwise(s))
     detail::conv_depthwise(s, x, w_packed, bias, rq, y, scratch);
+  else if (detail::conv_is_small_k(s) && detail::smallk_uses_rows(s))
+    detail::conv_small_k_rows(s, x, w_packed, bias, rq, y, scratch);
   else if (detail::conv_is_small_k(s))
     detail::conv_small_k(s, x, w_packed, bias, rq, y, scratch);
   else

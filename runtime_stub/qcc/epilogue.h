@@ -49,7 +49,7 @@ inline RqTable rq_prepare(const Requant &rq, int64_t *storage) {
   int32_t *m32 = reinterpret_cast<int32_t *>(storage + 6 * n), *r32 = m32 + n, *k32 = r32 + n;
   RqTable t{p0, p1, p2, m32, r32, k32, ta, tadj, ts, rq.scale, rq.rounding, rq.zero_point, rq.lo, rq.hi, n != 1, false,
             rq.rounding == kRoundTflite};
-  std::memset(storage, 0, size_t(n) * (6 * sizeof(int64_t) + 3 * sizeof(int32_t)));
+  // Each rounding mode fills (and the loops read) only its own fields.
   const int32_t *M = rq.multiplier, *S = rq.shift;
   if (rq.rounding == kRoundSingle) {
     for (int32_t c = 0; c < n; ++c) {
@@ -143,7 +143,10 @@ struct OutClamp {
     rlo = int32_t(l < INT32_MIN ? int64_t(INT32_MIN) : l > INT32_MAX ? int64_t(INT32_MAX) : l);
     rhi = int32_t(h < INT32_MIN ? int64_t(INT32_MIN) : h > INT32_MAX ? int64_t(INT32_MAX) : h);
   }
-  int32_t operator()(int32_t r) const { return (r < rlo ? rlo : r > rhi ? rhi : r) + zp; }
+  int32_t operator()(int32_t r) const { // max then min (one instruction each where vectorized)
+    const int32_t lo = r > rlo ? r : rlo;
+    return (lo < rhi ? lo : rhi) + zp;
+  }
 };
 
 // y[i] = TY(v[i]).
@@ -186,9 +189,10 @@ template <typename TY, typename F> inline void rq_store_blocks(int32_t n, TY *y,
 
 // Over `rows` rows of n channels (row r at acc + r * stride): y = clamp(zp +
 // R(acc[i] + offset[i])), row r at y + r * y_stride. acc is only read.
+// Rows under kRqB channels: element by element along each row.
 template <bool kPerChannel, typename TY>
-void requant_rows_t(int32_t *acc, size_t stride, const int32_t *offset, int32_t n, int32_t rows, const RqTable &t,
-                    int32_t c0, TY *y, size_t y_stride) {
+void requant_rows_narrow(const int32_t *acc, size_t stride, const int32_t *offset, int32_t n, int32_t rows,
+                         const RqTable &t, int32_t c0, TY *y, size_t y_stride) {
   const OutClamp clamp_out(t.zero_point, t.lo, t.hi);
   const int32_t b = kPerChannel ? c0 : 0;
   for (int32_t r = 0; r < rows; ++r) {
@@ -223,6 +227,82 @@ void requant_rows_t(int32_t *acc, size_t stride, const int32_t *offset, int32_t 
         const int32_t j = kPerChannel ? i : 0;
         return clamp_out(rq_tflite<false>(wrap_add(a[i], offset[i]), 1, m32[j], r32[j], k32[j]));
       });
+    }
+  }
+}
+
+// Channels per block of the row-streaming epilogue.
+constexpr int32_t kRqB = 16;
+
+// Every row of one block of kRqB channels: f(acc value, lane) -> int32. The
+// block's parameters live in f's local arrays, loaded once per block and held
+// in registers while the rows stream past (reloading the 64-bit tables for
+// every row made the epilogue load-bound).
+template <typename TY, typename F>
+inline void rq_block_rows(const int32_t *acc, size_t stride, int32_t rows, TY *y, size_t y_stride, const F &f) {
+  for (int32_t r = 0; r < rows; ++r) {
+    const int32_t *a = acc + size_t(r) * stride;
+    int32_t v[kRqB];
+    for (int32_t j = 0; j < kRqB; ++j)
+      v[j] = f(a[j], j);
+    TY o[kRqB];
+    for (int32_t j = 0; j < kRqB; ++j)
+      o[j] = TY(v[j]);
+    std::memcpy(y + size_t(r) * y_stride, o, sizeof(o));
+  }
+}
+
+// Blocks of kRqB channels (the last one overlapping its neighbour when n is
+// not a multiple), rows inner.
+template <bool kPerChannel, typename TY>
+void requant_rows_t(const int32_t *acc, size_t stride, const int32_t *offset, int32_t n, int32_t rows,
+                    const RqTable &t, int32_t c0, TY *y, size_t y_stride) {
+  if (n < kRqB) {
+    requant_rows_narrow<kPerChannel>(acc, stride, offset, n, rows, t, c0, y, y_stride);
+    return;
+  }
+  const OutClamp clamp_out(t.zero_point, t.lo, t.hi);
+  for (int32_t c = 0; c < n; c += kRqB) {
+    const int32_t cb = c + kRqB <= n ? c : n - kRqB;
+    const int32_t *ab = acc + cb;
+    TY *yb = y + cb;
+    int32_t off[kRqB];
+    for (int32_t j = 0; j < kRqB; ++j)
+      off[j] = offset[cb + j];
+    auto at = [&](int32_t j) { return kPerChannel ? size_t(c0 + cb + j) : size_t(0); };
+    if (t.rounding == kRoundOnnx) {
+      float sc[kRqB];
+      for (int32_t j = 0; j < kRqB; ++j)
+        sc[j] = t.scale[at(j)];
+      rq_block_rows(ab, stride, rows, yb, y_stride,
+                    [&](int32_t a, int32_t j) { return clamp_out(rq_onnx(wrap_add(a, off[j]), sc[j])); });
+    } else if (t.rounding == kRoundSingle) {
+      int64_t p0[kRqB], p1[kRqB], p2[kRqB];
+      for (int32_t j = 0; j < kRqB; ++j)
+        p0[j] = t.p0[at(j)], p1[j] = t.p1[at(j)], p2[j] = t.p2[at(j)];
+      rq_block_rows(ab, stride, rows, yb, y_stride,
+                    [&](int32_t a, int32_t j) { return clamp_out(rq_single(wrap_add(a, off[j]), p0[j], p1[j], p2[j])); });
+    } else if (t.one_floor) {
+      int32_t m[kRqB];
+      int64_t ta[kRqB], tadj[kRqB], ts[kRqB];
+      for (int32_t j = 0; j < kRqB; ++j)
+        m[j] = t.m32[at(j)], ta[j] = t.ta[at(j)], tadj[j] = t.tadj[at(j)], ts[j] = t.ts[at(j)];
+      rq_block_rows(ab, stride, rows, yb, y_stride, [&](int32_t a, int32_t j) {
+        return clamp_out(rq_tflite1(wrap_add(a, off[j]), m[j], ta[j], tadj[j], ts[j]));
+      });
+    } else {
+      int64_t p0[kRqB];
+      int32_t m[kRqB], r[kRqB], k[kRqB];
+      for (int32_t j = 0; j < kRqB; ++j)
+        p0[j] = t.p0[at(j)], m[j] = t.m32[at(j)], r[j] = t.r32[at(j)], k[j] = t.k32[at(j)];
+      if (t.left_shift)
+        rq_block_rows(ab, stride, rows, yb, y_stride, [&](int32_t a, int32_t j) {
+          return clamp_out(rq_tflite<true>(wrap_add(a, off[j]), p0[j], m[j], r[j], k[j]));
+        });
+      else
+        rq_block_rows(ab, stride, rows, yb, y_stride, [&](int32_t a, int32_t j) {
+          return clamp_out(rq_tflite<false>(wrap_add(a, off[j]), 1, m[j], r[j], k[j]));
+        });
     }
   }
 }

@@ -29,9 +29,7 @@ void gemm(const GemmShape &s, const TX *x, const int8_t *w_packed, const int32_t
     for (int32_t i = 0; i < rows; ++i) {
       const TX *src = x + size_t(m0 + i) * size_t(s.k);
       AccT *row = ctx.a + size_t(i) * size_t(kp);
-      convert_run(src, s.k, row);
-      for (int32_t k = s.k; k < kp; ++k)
-        row[k] = AccT(0);
+      convert_run(src, s.k, row); // K padding zeroed by panel_setup
     }
     panel_multiply(ctx.a, rows, kp, w_packed, op, ctx.acc);
     requant_rows(ctx.acc, size_t(op), ctx.offset, s.n, rows, ctx.table, 0, y + size_t(m0) * size_t(s.n), size_t(s.n));

@@ -90,6 +90,14 @@ template <typename TX> inline void convert_16(const TX *src, AccT *dst) {
     out[i] = to_a<TX>(in[i]);
   std::memcpy(dst, out, sizeof(out));
 }
+template <typename TX> inline void convert_64(const TX *src, AccT *dst) {
+  TX in[64];
+  AccT out[64];
+  std::memcpy(in, src, sizeof(in));
+  for (int i = 0; i < 64; ++i)
+    out[i] = to_a<TX>(in[i]);
+  std::memcpy(dst, out, sizeof(out));
+}
 template <typename TX> inline void convert_run(const TX *src, int32_t n, AccT *dst) {
   if (n < 16) {
     for (int32_t i = 0; i < n; ++i)
@@ -97,6 +105,8 @@ template <typename TX> inline void convert_run(const TX *src, int32_t n, AccT *d
     return;
   }
   int32_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    convert_64(src + i, dst + i);
   for (; i + 16 <= n; i += 16)
     convert_16(src + i, dst + i);
   if (i < n)
@@ -198,6 +208,10 @@ PanelCtx panel_setup(int32_t groups, int32_t cout_g, int32_t k, int32_t rows, co
   static_assert(sizeof(AccT) <= 2, "panel scratch is sized for at most 2-byte elements");
   c.a = cv.take<AccT>(size_t(rows) * size_t(kp) * 2 / sizeof(AccT));
   c.acc = cv.take<int32_t>(size_t(rows) * size_t(op));
+  // Panel rows are written over [0, k) only: their K padding is zeroed once.
+  if (kp > k)
+    for (int32_t i = 0; i < rows; ++i)
+      std::memset(c.a + size_t(i) * size_t(kp) + size_t(k), 0, size_t(kp - k) * sizeof(AccT));
   const int8_t *sums = packed + size_t(groups) * size_t(op) * size_t(kp);
   const uint32_t shift = uint32_t(a_shift<TX>());
   for (int32_t o = 0; o < cout; ++o)
