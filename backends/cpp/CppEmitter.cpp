@@ -297,6 +297,7 @@ llvm::Expected<LibraryInfo> emitCppLibrary(const Graph &g, const EmitOptions &o,
       l.weightCount = st.weightCount;
       l.panelBytes = st.panelBytes;
       l.panelBytesStored = st.panelBytesStored;
+      l.kernel = st.kernel;
     }
     info.weightBytesLayers += st.weightBytes;
     info.weightBytesUnpacked += st.weightBytes + st.panelBytes - st.panelBytesStored;

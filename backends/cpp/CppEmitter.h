@@ -46,6 +46,7 @@ struct LayerInfo {
   int accBits = 0;                 ///< narrowest accumulator that provably cannot overflow
   int64_t weightCount = 0;         ///< weight values
   int64_t panelBytes = 0, panelBytesStored = 0; ///< the kernel's int8 weight panel; as stored
+  std::string kernel = {}; ///< "int8" or "xnor_popcount" (binary layers, runtime_stub/qcc/binary.h)
 };
 
 struct LibraryInfo {

@@ -16,6 +16,8 @@ llvm::json::Object libraryReportJson(const LibraryInfo &lib) {
       o["weight_panel_bytes"] = l.panelBytes;
       o["weight_panel_bytes_stored"] = l.panelBytesStored;
       o["acc_bits"] = l.accBits;
+      if (!l.kernel.empty())
+        o["kernel"] = l.kernel;
     }
     layers.push_back(std::move(o));
   }

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace qcc::cpp {
 
@@ -477,7 +478,40 @@ private:
     AccumulatorBound acc;
     int weightBits = 8;
     int64_t weightCount = 0;
+    bool binary = false;         ///< XNOR-popcount kernel: weights holds sign bits (binary.h)
+    int64_t magnitudes = 0;      ///< binary: blob offset of the per-channel weight magnitudes
+    int64_t binaryBytes = 0;     ///< binary: sign bits + magnitudes as stored
   };
+
+  /// v holds only -1 and +1: a one-step qcc::Threshold with levels -1 and +1
+  /// made it, possibly followed by ops that only move or select its elements.
+  static bool bipolarValues(const Value *v, int depth = 0) {
+    const Node *p = v ? v->producer : nullptr;
+    if (!p || depth > 256)
+      return false;
+    if (p->domain == "qcc" && p->op == "Threshold") {
+      const Value *t = p->input(1);
+      return t && t->isConstant() && t->type.rank() == 2 && t->type.shape[1] == 1 && p->getInt("out_base", 0) == -1 &&
+             p->getInt("out_step", 1) == 2;
+    }
+    if (!p->domain.empty())
+      return false;
+    if (p->op == "Concat") {
+      for (const Value *in : p->inputs)
+        if (!bipolarValues(in, depth + 1))
+          return false;
+      return !p->inputs.empty();
+    }
+    static const char *const moves[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout",
+                                        "Transpose", "MaxPool", "Slice", "Gather", "Split", "DepthToSpace",
+                                        "SpaceToDepth", "Tile", "Expand"};
+    bool move = std::any_of(std::begin(moves), std::end(moves), [&](const char *op) { return p->op == op; });
+    move = move || (p->op == "Resize" && p->getString("mode", "nearest") == "nearest") ||
+           (p->op == "Pad" && p->getString("mode", "constant") != "constant");
+    if (!move || (p->op != "Split" && p->output(0) != v)) // MaxPool's indices, Dropout's mask: not values
+      return false;
+    return bipolarValues(p->input(0), depth + 1);
+  }
 
   /// Packed weights (sub-byte weights packed further, see WeightPacking.h), the
   /// int32 bias (zeros when absent) and the per-channel requantization of a
@@ -485,7 +519,7 @@ private:
   /// when int32 could overflow.
   llvm::Expected<WeightedConstants> addWeightedConstants(const Node &n, const std::vector<int8_t> &packed,
                                                          const Value *w, const Value *b, const Value *x,
-                                                         int32_t channels) {
+                                                         int32_t channels, const BinaryPanel *bin = nullptr) {
     std::vector<int32_t> bias(size_t(channels), 0);
     if (b)
       for (size_t i = 0; i < bias.size(); ++i)
@@ -493,7 +527,8 @@ private:
     WeightedConstants c;
     c.weightBits = int(w->type.elem.bits());
     c.weightCount = w->type.numElements();
-    const auto xr = integerRange(x);
+    // Binary layers: inputs +-1 and padding 0 (the caller checked both).
+    const auto xr = bin ? std::make_pair(int64_t(-1), int64_t(1)) : integerRange(x);
     const int64_t zx = n.op == "QConv" ? n.getInt("x_zero_point", 0) : xr.first; // the padding value
     const int64_t storageMax = (int64_t(1) << (8 * x->type.elem.storageBytes())) - 1;
     c.acc = accumulatorBound(int8Weights(*w), channels, bias, std::min(xr.first, zx), std::max(xr.second, zx),
@@ -504,10 +539,20 @@ private:
                           "weights",
                        storageMax, c.acc.partialBound, c.acc.lo, c.acc.hi, c.acc.bits,
                        c.weightCount / std::max<int64_t>(channels, 1));
-    c.panel = packPanel(packed, unsigned(c.weightBits));
-    c.bytes = int64_t(c.panel.bytes.size() + bias.size() * 4);
-    c.weights = out_->blob.addVector(c.panel.bytes);
-    c.panel.bytes.clear();
+    if (bin) {
+      c.binary = true;
+      c.panel.panelBytes = int64_t(packed.size()); // what the int8 kernel would read
+      c.panel.count = c.panel.panelBytes;
+      c.binaryBytes = bin->storedBytes();
+      c.bytes = c.binaryBytes + int64_t(bias.size() * 4);
+      c.weights = out_->blob.addVector(bin->bits);
+      c.magnitudes = out_->blob.addVector(bin->magnitude);
+    } else {
+      c.panel = packPanel(packed, unsigned(c.weightBits));
+      c.bytes = int64_t(c.panel.bytes.size() + bias.size() * 4);
+      c.weights = out_->blob.addVector(c.panel.bytes);
+      c.panel.bytes.clear();
+    }
     c.bias = out_->blob.addVector(bias);
     if (c.panel.packed())
       c.unpackBuffer = newBuffer(c.panel.panelBytes);
@@ -524,7 +569,11 @@ private:
   static std::string weightComment(const WeightedConstants &c, const Value *w) {
     std::string s = fmt::format("weights {} {}, ", w->type.elem.str(),
                                 w->quant && !w->quant->perChannel() ? "per-tensor" : "per-channel");
-    if (c.panel.packed())
+    if (c.binary)
+      s += fmt::format("binary layer (inputs +-1, weights +-m per channel): XNOR-popcount kernel, sign bits and "
+                       "magnitudes {} bytes (int8 panel {} bytes)",
+                       c.binaryBytes, c.panel.panelBytes);
+    else if (c.panel.packed())
       s += fmt::format("int8 panel {} bytes, stored at {} bits per value ({} bytes), unpacked into the arena first",
                        c.panel.panelBytes, c.panel.bits,
                        qcc_rt::packed_panel_bytes(c.panel.bits, c.panel.head, c.panel.count, c.panel.tail));
@@ -538,12 +587,15 @@ private:
   static void recordWeights(Step &st, const WeightedConstants &c) {
     st.weightBytes = c.bytes;
     st.weightBits = c.weightBits;
-    st.weightStorageBits = c.panel.bits;
+    st.weightStorageBits = c.binary ? 1 : c.panel.bits;
     st.accBits = c.acc.bits;
     st.weightCount = c.weightCount;
     st.panelBytes = c.panel.panelBytes;
-    st.panelBytesStored = int64_t(qcc_rt::packed_panel_bytes(c.panel.bits, c.panel.head, c.panel.count, c.panel.tail));
+    st.panelBytesStored =
+        c.binary ? c.binaryBytes
+                 : int64_t(qcc_rt::packed_panel_bytes(c.panel.bits, c.panel.head, c.panel.count, c.panel.tail));
     st.unpackBytes = c.panel.packed() ? c.panel.panelBytes : 0;
+    st.kernel = c.binary ? "xnor_popcount" : "int8";
   }
 
   /// The statement unpacking the panel (empty when it is read from the blob)
@@ -600,14 +652,18 @@ private:
     auto xa = inLayout(n, x, Layout::Nhwc);
     if (!xa)
       return xa.takeError();
+    const std::vector<int8_t> wv = int8Weights(*w);
     std::vector<int8_t> packed(qcc_rt::conv_packed_weight_bytes(s));
-    qcc_rt::conv_pack_weights(s, int8Weights(*w).data(), packed.data());
-    auto c = addWeightedConstants(n, packed, w, b, x, s.cout);
+    qcc_rt::conv_pack_weights(s, wv.data(), packed.data());
+    std::optional<BinaryPanel> bin;
+    if (s.x_zero_point == 0 && qcc_rt::binary_conv_worthwhile(s) && bipolarValues(x))
+      bin = packBinaryConv(s, wv); // else the int8 kernel (exact as well)
+    auto c = addWeightedConstants(n, packed, w, b, x, s.cout, bin ? &*bin : nullptr);
     if (!c)
       return c.takeError();
     const int64_t ob = c->bias;
     const std::string rqs = c->requant;
-    const int64_t scratchBytes = int64_t(qcc_rt::conv_scratch_bytes(s));
+    const int64_t scratchBytes = int64_t(bin ? qcc_rt::binary_conv_scratch_bytes(s) : qcc_rt::conv_scratch_bytes(s));
     const int scratch = scratchBytes ? newBuffer(scratchBytes) : -1;
     ArenaValue ya = define(y, Layout::Nhwc);
     std::vector<int> bufs = {xa->buffer, ya.buffer};
@@ -622,6 +678,14 @@ private:
     const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
     const int xb = xa->buffer, yb = ya.buffer;
     st.code = [L = out_.get(), s, tx, ty, rqs, wc = *c, ob, xb, yb, scratch] {
+      if (wc.binary)
+        return fmt::format("{{\n    static const qcc_rt::ConvShape s = {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+                           "{}, {}, {}, {}}};\n    const qcc_rt::Requant rq = {};\n"
+                           "    qcc_rt::binary_conv_nhwc(s, {}, {}, {}, {}, rq, {}, {});\n  }}",
+                           s.n, s.h, s.w, s.cin, s.oh, s.ow, s.cout, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw, s.pt, s.pl,
+                           s.group, s.x_zero_point, rqs, at(L, xb, tx), wt("uint64_t", wc.weights),
+                           wt("int32_t", wc.magnitudes), wt("int32_t", ob), at(L, yb, ty),
+                           fmt::format("A + {}", L->buffers[size_t(scratch)].offset));
       return fmt::format("{{\n    static const qcc_rt::ConvShape s = {{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
                          "{}, {}, {}}};\n    const qcc_rt::Requant rq = {};\n"
                          "    {}qcc_rt::conv_nhwc(s, {}, {}, {}, rq, {}, {});\n  }}",
@@ -646,14 +710,18 @@ private:
     s.n = int32_t(w->type.shape[0]);
     s.k = int32_t(w->type.shape[1]);
     s.m = int32_t(x->type.numElements() / std::max<int64_t>(s.k, 1));
+    const std::vector<int8_t> wv = int8Weights(*w);
     std::vector<int8_t> packed(qcc_rt::gemm_packed_weight_bytes(s));
-    qcc_rt::gemm_pack_weights(s, int8Weights(*w).data(), packed.data());
-    auto c = addWeightedConstants(n, packed, w, b, x, s.n);
+    qcc_rt::gemm_pack_weights(s, wv.data(), packed.data());
+    std::optional<BinaryPanel> bin;
+    if (bipolarValues(x))
+      bin = packBinaryGemm(s, wv); // else the int8 kernel (exact as well)
+    auto c = addWeightedConstants(n, packed, w, b, x, s.n, bin ? &*bin : nullptr);
     if (!c)
       return c.takeError();
     const int64_t ob = c->bias;
     const std::string rqs = c->requant;
-    const int64_t scratchBytes = int64_t(qcc_rt::gemm_scratch_bytes(s));
+    const int64_t scratchBytes = int64_t(bin ? qcc_rt::binary_gemm_scratch_bytes(s) : qcc_rt::gemm_scratch_bytes(s));
     const int scratch = scratchBytes ? newBuffer(scratchBytes) : -1;
     ArenaValue ya = define(y, Layout::Plain);
     std::vector<int> bufs = {xa->buffer, ya.buffer};
@@ -667,6 +735,11 @@ private:
     const std::string tx = ctypeOf(x->type.elem), ty = ctypeOf(y->type.elem);
     const int xb = xa->buffer, yb = ya.buffer;
     st.code = [L = out_.get(), s, tx, ty, rqs, wc = *c, ob, xb, yb, scratch] {
+      if (wc.binary)
+        return fmt::format("{{\n    static const qcc_rt::GemmShape s = {{{}, {}, {}}};\n    const qcc_rt::Requant rq = {};\n"
+                           "    qcc_rt::binary_gemm(s, {}, {}, {}, {}, rq, {}, {});\n  }}",
+                           s.m, s.n, s.k, rqs, at(L, xb, tx), wt("uint64_t", wc.weights), wt("int32_t", wc.magnitudes),
+                           wt("int32_t", ob), at(L, yb, ty), fmt::format("A + {}", L->buffers[size_t(scratch)].offset));
       return fmt::format("{{\n    static const qcc_rt::GemmShape s = {{{}, {}, {}}};\n    const qcc_rt::Requant rq = {};\n"
                          "    {}qcc_rt::gemm(s, {}, {}, {}, rq, {}, {});\n  }}",
                          s.m, s.n, s.k, rqs, unpackStatement(L, wc), at(L, xb, tx), weightPointer(L, wc),

@@ -39,6 +39,7 @@ struct Step {
   int64_t weightCount = 0;   ///< weight values (cout * K)
   int64_t panelBytes = 0, panelBytesStored = 0; ///< int8 panel the kernel reads; as stored
   int64_t unpackBytes = 0;   ///< arena bytes the panel is unpacked into (0: read from the blob)
+  std::string kernel = {};   ///< QConv / QGemm: "int8" or "xnor_popcount" (binary layers)
 };
 
 struct ArenaValue {

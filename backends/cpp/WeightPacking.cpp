@@ -1,5 +1,6 @@
 #include "backends/cpp/WeightPacking.h"
 
+#include "qcc/binary.h"
 #include "qcc/unpack.h"
 
 namespace qcc::cpp {
@@ -48,6 +49,48 @@ PackedPanel packPanel(const std::vector<int8_t> &panel, unsigned weightBits) {
   p.count = int64_t(panel.size());
   p.bytes.assign(reinterpret_cast<const uint8_t *>(panel.data()),
                  reinterpret_cast<const uint8_t *>(panel.data()) + panel.size());
+  return p;
+}
+
+namespace {
+
+/// Weight j of output channel o from the packed bits, as the scalar twin reads them.
+int32_t binaryWeight(const BinaryPanel &p, int32_t og, int64_t k, int32_t o, int64_t j) {
+  const int32_t g = o / og, kw = qcc_rt::detail::bin_words(k), ogp = qcc_rt::detail::bin_padded(og);
+  const uint64_t word = p.bits[(size_t(g) * size_t(kw) + size_t(j >> 6)) * size_t(ogp) + size_t(o % og)];
+  return (word >> (j & 63)) & 1 ? -p.magnitude[size_t(o)] : p.magnitude[size_t(o)];
+}
+
+} // namespace
+
+std::optional<BinaryPanel> packBinaryConv(const qcc_rt::ConvShape &s, const std::vector<int8_t> &wOihw) {
+  if (s.group < 1 || s.cin % s.group || s.cout % s.group)
+    return std::nullopt;
+  BinaryPanel p;
+  p.bits.resize(qcc_rt::binary_conv_packed_words(s));
+  p.magnitude.resize(size_t(s.cout));
+  if (!qcc_rt::binary_conv_pack_weights(s, wOihw.data(), p.bits.data(), p.magnitude.data()))
+    return std::nullopt;
+  const int32_t cg = s.cin / s.group, og = s.cout / s.group, taps = s.kh * s.kw;
+  for (int32_t o = 0; o < s.cout; ++o) // never emit what does not round-trip
+    for (int32_t c = 0; c < cg; ++c)
+      for (int32_t t = 0; t < taps; ++t)
+        if (binaryWeight(p, og, int64_t(taps) * cg, o, int64_t(t) * cg + c) !=
+            wOihw[(size_t(o) * size_t(cg) + size_t(c)) * size_t(taps) + size_t(t)])
+          return std::nullopt;
+  return p;
+}
+
+std::optional<BinaryPanel> packBinaryGemm(const qcc_rt::GemmShape &s, const std::vector<int8_t> &wNk) {
+  BinaryPanel p;
+  p.bits.resize(qcc_rt::binary_gemm_packed_words(s));
+  p.magnitude.resize(size_t(s.n));
+  if (!qcc_rt::binary_gemm_pack_weights(s, wNk.data(), p.bits.data(), p.magnitude.data()))
+    return std::nullopt;
+  for (int32_t o = 0; o < s.n; ++o)
+    for (int64_t j = 0; j < s.k; ++j)
+      if (binaryWeight(p, s.n, s.k, o, j) != wNk[size_t(o) * size_t(s.k) + size_t(j)])
+        return std::nullopt;
   return p;
 }
 

@@ -5,7 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
+
+namespace qcc_rt {
+struct ConvShape;
+struct GemmShape;
+} // namespace qcc_rt
 
 namespace qcc::cpp {
 
@@ -27,5 +33,19 @@ int32_t packBitsFor(unsigned weightBits);
 /// when they do not); the rest is kept byte for byte. Unpacking is checked to
 /// give the panel back; when packing would save nothing the panel is stored as is.
 PackedPanel packPanel(const std::vector<int8_t> &panel, unsigned weightBits);
+
+/// A binary layer's weights for the XNOR-popcount kernels
+/// (runtime_stub/qcc/binary.h): every output channel's weights are +-m_o.
+struct BinaryPanel {
+  std::vector<uint64_t> bits;     ///< sign bits (1 = negative), word-major per group
+  std::vector<int32_t> magnitude; ///< m_o per output channel
+  int64_t storedBytes() const { return int64_t(bits.size() * 8 + magnitude.size() * 4); }
+};
+
+/// The packed sign bits and magnitudes of IR conv weights (OIHW) or GEMM
+/// weights ([n][k]); empty unless every output channel's weights are all
+/// +-m with m > 0 (the unpacked weights are checked to equal the originals).
+std::optional<BinaryPanel> packBinaryConv(const qcc_rt::ConvShape &s, const std::vector<int8_t> &wOihw);
+std::optional<BinaryPanel> packBinaryGemm(const qcc_rt::GemmShape &s, const std::vector<int8_t> &wNk);
 
 } // namespace qcc::cpp

@@ -24,6 +24,13 @@ and exports with brevitas.export.export_qonnx:
 At N = 1 weights and hidden activations are binary (SignedBinaryWeightPerTensorConst /
 SignedBinaryActPerTensorConst: BipolarQuant in QONNX) and the pool truncates to 2 bits.
 Biases are Int32Bias (32-bit Quant on the bias, folded into int32 by importers).
+  mlp_w1a1_pot, cnn_w1a1_pot: the binary models with every scale a power of two (weights
+            +-0.5 instead of +-0.1, input and output Quant Int8ActPerTensorFixedPoint), so that
+            qonnx's float32 arithmetic is exact: its sums cannot round a +-1 accumulator onto
+            the other side of a threshold (the plain w1a1 models' ties).
+
+`--only a,b` exports just those models and merges their accuracy into accuracy.json (the
+other committed files stay untouched).
 
 Writes NAME.onnx, test_inputs.npy (16 held-out images) and test_labels.npy, and
 accuracy.json (top-1 of the brevitas model on the 297 held-out images).
@@ -38,8 +45,9 @@ import torch.nn as nn
 import brevitas
 import brevitas.nn as qnn
 from brevitas.export import export_qonnx
-from brevitas.quant import (Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Int8WeightPerTensorFloat, Int32Bias,
-                            SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst, Uint8ActPerTensorFloat)
+from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8ActPerTensorFloat, Int8WeightPerChannelFloat,
+                            Int8WeightPerTensorFloat, Int32Bias, SignedBinaryActPerTensorConst,
+                            SignedBinaryWeightPerTensorConst, Uint8ActPerTensorFloat)
 from brevitas.quant.scaled_int import RoundTo8bit, TruncTo8bit
 
 BITS = (1, 2, 3, 4, 8)
@@ -55,9 +63,10 @@ def digits():
     return x[tr], y[tr], x[te], y[te]
 
 
-def weight_quant(bits, per_channel):
+def weight_quant(bits, per_channel, pot=False):
     if bits == 1:
-        return dict(weight_quant=SignedBinaryWeightPerTensorConst)
+        return dict(weight_quant=SignedBinaryWeightPerTensorConst.let(scaling_const=0.5) if pot
+                    else SignedBinaryWeightPerTensorConst)
     return dict(weight_quant=Int8WeightPerChannelFloat if per_channel else Int8WeightPerTensorFloat,
                 weight_bit_width=bits)
 
@@ -81,18 +90,23 @@ def trunc_quant(bits, floor=None):
     return (TruncTo8bit if floor else RoundTo8bit).let(bit_width=max(bits, 2))
 
 
+def io_quant(pot):
+    """8-bit input / output Quant: a float scale, or a power of two (pot)."""
+    return Int8ActPerTensorFixedPoint if pot else Int8ActPerTensorFloat
+
+
 class Mlp(nn.Module):
-    def __init__(self, bits):
+    def __init__(self, bits, pot=False):
         super().__init__()
         b = dict(bias=True, bias_quant=Int32Bias, return_quant_tensor=True)
-        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=True)
-        self.fc1 = qnn.QuantLinear(64, 32, **weight_quant(bits, False), **b)
+        self.inp = qnn.QuantIdentity(act_quant=io_quant(pot), bit_width=8, return_quant_tensor=True)
+        self.fc1 = qnn.QuantLinear(64, 32, **weight_quant(bits, False, pot), **b)
         self.act1 = relu(bits)
-        self.fc2 = qnn.QuantLinear(32, 32, **weight_quant(bits, False), **b)
+        self.fc2 = qnn.QuantLinear(32, 32, **weight_quant(bits, False, pot), **b)
         self.res = signed_act(bits)  # one quantizer for both operands of the add
         self.act2 = relu(bits)
-        self.fc3 = qnn.QuantLinear(32, 10, **weight_quant(bits, False), bias=True, bias_quant=Int32Bias,
-                                   output_quant=Int8ActPerTensorFloat, return_quant_tensor=False)
+        self.fc3 = qnn.QuantLinear(32, 10, **weight_quant(bits, False, pot), bias=True, bias_quant=Int32Bias,
+                                   output_quant=io_quant(pot), return_quant_tensor=False)
 
     def forward(self, x):
         h = self.act1(self.fc1(self.inp(x).flatten(1)))
@@ -101,19 +115,19 @@ class Mlp(nn.Module):
 
 
 class Cnn(nn.Module):
-    def __init__(self, bits):
+    def __init__(self, bits, pot=False):
         super().__init__()
         b = dict(bias=True, bias_quant=Int32Bias, return_quant_tensor=True)
-        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=True)
-        self.c1 = qnn.QuantConv2d(1, 8, 3, padding=1, **weight_quant(bits, True), **b)
+        self.inp = qnn.QuantIdentity(act_quant=io_quant(pot), bit_width=8, return_quant_tensor=True)
+        self.c1 = qnn.QuantConv2d(1, 8, 3, padding=1, **weight_quant(bits, True, pot), **b)
         self.act1 = relu(bits)
-        self.c2 = qnn.QuantConv2d(8, 8, 3, padding=1, **weight_quant(bits, True), **b)
+        self.c2 = qnn.QuantConv2d(8, 8, 3, padding=1, **weight_quant(bits, True, pot), **b)
         self.res = signed_act(bits)
         self.act2 = relu(bits)  # also quantizes the 1x1 branch: one grid for the concat
-        self.c3 = qnn.QuantConv2d(8, 8, 1, **weight_quant(bits, True), **b)
+        self.c3 = qnn.QuantConv2d(8, 8, 1, **weight_quant(bits, True, pot), **b)
         self.pool = qnn.TruncAvgPool2d(2, trunc_quant=trunc_quant(bits), return_quant_tensor=True)
-        self.fc = qnn.QuantLinear(16 * 4 * 4, 10, **weight_quant(bits, False), bias=True, bias_quant=Int32Bias,
-                                  output_quant=Int8ActPerTensorFloat, return_quant_tensor=False)
+        self.fc = qnn.QuantLinear(16 * 4 * 4, 10, **weight_quant(bits, False, pot), bias=True, bias_quant=Int32Bias,
+                                  output_quant=io_quant(pot), return_quant_tensor=False)
 
     def forward(self, x):
         a = self.act1(self.c1(self.inp(x)))
@@ -172,6 +186,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--only", help="comma-separated model names: export just these")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     xtr, ytr, xte, yte = digits()
@@ -180,6 +195,15 @@ def main():
              for bits in BITS]
     cases += [("pool_w3a3_floor", 3, lambda: Pool(3, True)), ("pool_w4a4_round", 4, lambda: Pool(4, False)),
               ("pool_w8a8_floor", 8, lambda: Pool(8, True))]
+    cases += [("mlp_w1a1_pot", 1, lambda: Mlp(1, pot=True)), ("cnn_w1a1_pot", 1, lambda: Cnn(1, pot=True))]
+    only = set(args.only.split(",")) if args.only else None
+    if only:
+        unknown = only - {c[0] for c in cases}
+        if unknown:
+            raise SystemExit(f"unknown models: {sorted(unknown)}")
+        cases = [c for c in cases if c[0] in only]
+        with open(os.path.join(args.out, "accuracy.json")) as f:
+            acc = json.load(f)
     for name, bits, make in cases:
         seed = 100 * bits + sum(map(ord, name)) % 97
         torch.manual_seed(seed)
@@ -189,8 +213,9 @@ def main():
         path = os.path.join(args.out, name + ".onnx")
         export_qonnx(model, torch.from_numpy(xte[:1]), path, dynamo=False)
         print(name, acc["top1_test"][name], os.path.getsize(path), "bytes", flush=True)
-    np.save(os.path.join(args.out, "test_inputs.npy"), xte[:16])
-    np.save(os.path.join(args.out, "test_labels.npy"), yte[:16])
+    if not only:
+        np.save(os.path.join(args.out, "test_inputs.npy"), xte[:16])
+        np.save(os.path.join(args.out, "test_labels.npy"), yte[:16])
     with open(os.path.join(args.out, "accuracy.json"), "w") as f:
         json.dump(acc, f, indent=1)
 

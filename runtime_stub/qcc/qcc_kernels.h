@@ -14,3 +14,4 @@
 #include "unpack.h"
 #include "trunc.h"
 #include "threshold.h"
+#include "binary.h"

@@ -15,7 +15,9 @@ input and on Trunc, padded average pooling, clamping to narrow ranges):
 On the output's grid (the scale of the model's last Quant or Trunc; q = y / scale) it
 reports the fraction of outputs exactly equal and the largest distance in steps.
 Requirement: every output within one step (the Trunc models here: all equal) and
-bit_exact true; the binary models in TIE_SENSITIVE have their own requirement (below). Trunc that qcc does not lower (count_include_pad=0 with padding, a scale
+bit_exact true; the binary models in TIE_SENSITIVE have their own requirement (below), those in
+EXACT (power-of-two scales) must equal qonnx everywhere. Binary layers must run on the
+XNOR-popcount kernel (EXPECTED_XNOR, read from library.json). Trunc that qcc does not lower (count_include_pad=0 with padding, a scale
 that is not the pooled sum's grid, a per-channel scale) must exit 2 naming the Trunc. Models in EXPECTED_PENDING need lowering qcc does not have yet: they
 must make `qcc compile` exit 2 with a message naming a node and its op; one that
 compiles is checked fully and reported as ready to leave the set.
@@ -51,6 +53,19 @@ EXPECTED_PENDING = {}
 # reported, not required. Requirement: bit_exact, and top-1 equal to qonnx's on
 # >= 90 % of samples.
 TIE_SENSITIVE = {"mlp_w1a1", "cnn_w1a1"}
+
+# Binary layers (+-1 inputs from a BipolarQuant, +-1 weights): they must run on the
+# XNOR-popcount kernel (library.json "kernel": "xnor_popcount"; runtime_stub/qcc/binary.h),
+# every other QConv / QGemm on the int8 one. Node names as in library.json (a prefix).
+# (cnn's /c3/Conv is binary too, but a 1x1 conv over 8 channels, 8-bit patches, runs faster
+# on the int8 kernel: binary_conv_worthwhile.)
+EXPECTED_XNOR = {"mlp_w1a1": ["/fc2/Gemm", "/fc3/Gemm"], "cnn_w1a1": ["/c2/Conv"],
+                 "mlp_w1a1_pot": ["/fc2/Gemm", "/fc3/Gemm"], "cnn_w1a1_pot": ["/c2/Conv"]}
+
+# The binary models again with every scale a power of two (export_brevitas.py: weights +-0.5,
+# fixed-point input / output Quant): qonnx's float32 sums are exact there, so no tie is
+# decided by rounding noise and every output must equal qonnx's (0 steps).
+EXACT = {"mlp_w1a1_pot", "cnn_w1a1_pot"}
 
 
 # ---- Trunc models built here ------------------------------------------------------------
@@ -189,8 +204,8 @@ def built_models(work):
 
 def committed_models():
     xp = os.path.join(MODELS, "test_inputs.npy")
-    return [(os.path.splitext(os.path.basename(p))[0], p, xp, MAX_STEPS)
-            for p in sorted(glob.glob(os.path.join(MODELS, "*.onnx")))]
+    names = [(os.path.splitext(os.path.basename(p))[0], p) for p in sorted(glob.glob(os.path.join(MODELS, "*.onnx")))]
+    return [(n, p, xp, 0 if n in EXACT else MAX_STEPS) for n, p in names]
 
 
 # ---- references -----------------------------------------------------------------------
@@ -237,6 +252,10 @@ def pipeline(qcc, name, path, xp, work):
     res = {"compile": run([qcc, "compile", path, "-o", out, "--calib", xp])}
     if res["compile"].returncode != 0:
         return res
+    try:
+        res["layers"] = json.load(open(os.path.join(out, "library.json")))["layers"]
+    except (OSError, ValueError, KeyError):
+        res["layers"] = None
     yp = os.path.join(work, name + "_y.npy")
     res["run"] = run([qcc, "run", out, "--input", xp, "-o", yp])
     if res["run"].returncode == 0:
@@ -247,6 +266,19 @@ def pipeline(qcc, name, path, xp, work):
         if run([qcc, "run", path, "--input", xp, "-o", fp]).returncode == 0:
             res["y_float"] = np.load(fp)
     return res
+
+
+def check_kernels(name, layers):
+    """(ok, note): the layers EXPECTED_XNOR names run on the popcount kernel, no other does."""
+    if layers is None:
+        return False, "no library.json"
+    want = EXPECTED_XNOR.get(name, [])
+    xnor = sorted(l["node"] for l in layers if l.get("kernel") == "xnor_popcount")
+    matched = [n for n in xnor if any(n == w or n.startswith(w + "/") for w in want)]
+    ok = len(matched) == len(xnor) == len(want)
+    if not want and ok:
+        return True, ""
+    return ok, f"xnor_popcount layers {xnor}" + ("" if ok else f", expected {want}")
 
 
 def judge(name, path, xp, max_steps, res, rows):
@@ -292,6 +324,10 @@ def judge(name, path, xp, max_steps, res, rows):
     else:
         notes.append("compare: " + last_line(r))
     ok &= bit_exact is True
+    xnor_ok, xnor_note = check_kernels(name, res.get("layers"))
+    ok &= xnor_ok
+    if xnor_note:
+        notes.append(xnor_note)
     if pending and ok:
         notes.append("compiles now: remove it from EXPECTED_PENDING")
     rows.append((name, f"{100 * equal:.2f}", str(steps), str(bit_exact),
