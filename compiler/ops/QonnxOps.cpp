@@ -39,10 +39,7 @@
 // or double, so float32 results are bit-identical. Bounds min_int/max_int are
 // 2**bitwidth arithmetic in the bit width tensor's dtype (float32 for the usual
 // float32 initializer: above 24 bits they round as numpy rounds them).
-// Rounding modes (intquant.py, resolve_rounding_mode; case-insensitive):
-//   ROUND, HALF_EVEN: rint (half to even)   CEIL, FLOOR
-//   UP: sign(x)*ceil(|x|)   DOWN: trunc     HALF_UP: sign(x)*floor(|x|+0.5)
-//   HALF_DOWN: sign(x)*ceil(|x|-0.5)
+// Rounding modes: ops/QonnxRounding.h (parser and numpy's rounding steps).
 //
 // Domain qonnx.custom_op.channels_last (custom_op/channels_last/): Conv,
 // MaxPool and BatchNormalization on channels-last tensors. qonnx runs them as
@@ -54,10 +51,10 @@
 // channels-last models fail: ceil_mode is no attribute of MaxPool-1).
 #include "ops/Broadcast.h"
 #include "ops/OpRegistry.h"
+#include "ops/QonnxRounding.h"
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -71,55 +68,6 @@ Error ok() { return Error::success(); }
 
 const char *const kQonnxDomains[] = {"onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general"};
 const char *const kChannelsLastDomain = "qonnx.custom_op.channels_last";
-
-// ---- rounding ------------------------------------------------------------------
-
-enum class Mode { HalfEven, Ceil, Floor, Up, Down, HalfUp, HalfDown };
-
-llvm::Expected<Mode> roundingMode(const Node &n, const char *dflt) {
-  std::string s = n.getString("rounding_mode", dflt);
-  for (char &c : s)
-    c = char(std::toupper(static_cast<unsigned char>(c)));
-  if (s == "ROUND" || s == "HALF_EVEN")
-    return Mode::HalfEven;
-  if (s == "CEIL")
-    return Mode::Ceil;
-  if (s == "FLOOR")
-    return Mode::Floor;
-  if (s == "UP")
-    return Mode::Up;
-  if (s == "DOWN")
-    return Mode::Down;
-  if (s == "HALF_UP")
-    return Mode::HalfUp;
-  if (s == "HALF_DOWN")
-    return Mode::HalfDown;
-  return nodeError(n, "unknown rounding_mode '{}' (ROUND, HALF_EVEN, CEIL, FLOOR, UP, DOWN, HALF_UP, HALF_DOWN)",
-                   n.getString("rounding_mode", dflt));
-}
-
-/// numpy's sign: -1, 0 or 1 (NaN stays NaN; -0 gives +0).
-template <typename T> T npSign(T x) { return x > 0 ? T(1) : x < 0 ? T(-1) : x == 0 ? T(0) : x; }
-
-/// One rounding step exactly as numpy computes it in T (each op rounded to T).
-template <typename T> T roundBy(Mode m, T x) {
-  switch (m) {
-  case Mode::HalfEven: return std::nearbyint(x);
-  case Mode::Ceil: return std::ceil(x);
-  case Mode::Floor: return std::floor(x);
-  case Mode::Up: return npSign(x) * std::ceil(std::fabs(x));
-  case Mode::Down: return std::trunc(x);
-  case Mode::HalfUp: {
-    const T a = std::fabs(x) + T(0.5);
-    return npSign(x) * std::floor(a);
-  }
-  case Mode::HalfDown: {
-    const T a = std::fabs(x) - T(0.5);
-    return npSign(x) * std::ceil(a);
-  }
-  }
-  return x;
-}
 
 // ---- integer ranges (intquant.py, min_int / max_int) -------------------------
 
@@ -259,7 +207,7 @@ template <typename T> void storeOut(Tensor &y, int64_t i, T v) { y.data<float>()
 struct QuantParams {
   bool isSigned = true, narrow = true;
   int64_t bits = 8;
-  Mode mode = Mode::HalfEven;
+  QonnxRounding mode = QonnxRounding::HalfEven;
 };
 
 llvm::Expected<QuantParams> quantParams(const Node &n) {
@@ -270,7 +218,7 @@ llvm::Expected<QuantParams> quantParams(const Node &n) {
   if (!b)
     return b.takeError();
   p.bits = *b;
-  auto m = roundingMode(n, "ROUND");
+  auto m = qonnxRoundingOf(n, "ROUND");
   if (!m)
     return m.takeError();
   p.mode = *m;
@@ -359,7 +307,7 @@ void quantKernel(const QuantParams &p, bool boundsF32, const Tensor &x, const Te
         v = T(hi);
       if (double(v) < lo)
         v = T(lo);
-      v = roundBy(p.mode, v);
+      v = qonnxRound(p.mode, v);
     }
     v = v - zp;
     storeOut(y, i, T(v * sc));
@@ -428,7 +376,7 @@ int64_t truncVersion(const Node &n) { return n.getInt("qonnx_version", 1); }
 struct TruncParams {
   int64_t version = 1, inBits = 8, outBits = 8;
   bool isSigned = true, narrow = false;
-  Mode mode = Mode::Floor;
+  QonnxRounding mode = QonnxRounding::Floor;
 };
 
 llvm::Expected<TruncParams> truncParams(const Node &n) {
@@ -442,7 +390,7 @@ llvm::Expected<TruncParams> truncParams(const Node &n) {
   if (!ob)
     return ob.takeError();
   p.outBits = *ob;
-  auto m = roundingMode(n, "FLOOR");
+  auto m = qonnxRoundingOf(n, "FLOOR");
   if (!m)
     return m.takeError();
   p.mode = *m;
@@ -496,7 +444,7 @@ void truncV1Kernel(const TruncParams &p, const Tensor &x, const Tensor &s, const
     v = v + zp;
     v = std::nearbyint(v);
     v = v / truncScale;
-    v = roundBy(p.mode, v);
+    v = qonnxRound(p.mode, v);
     v = v - zp;
     storeOut(y, i, T(v * sc));
   });
@@ -522,7 +470,7 @@ void truncV2Kernel(const TruncParams &p, bool boundsF32, const Tensor &x, const 
       v = T(hi);
     if (double(v) < lo)
       v = T(lo);
-    v = roundBy(p.mode, v);
+    v = qonnxRound(p.mode, v);
     const T outZp = zp / truncScale;
     v = v - outZp;
     storeOut(y, i, T(v * osc));

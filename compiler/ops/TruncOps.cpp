@@ -13,9 +13,11 @@
 //     y   = clamp(round_mode(acc / 2^shift), out_min, out_max)
 //   exact (64-bit integers; shift < 0 multiplies by 2^-shift).
 #include "ops/OpRegistry.h"
+#include "ops/QonnxRounding.h"
+
+#include <llvm/ADT/StringRef.h>
 
 #include <algorithm>
-#include <cctype>
 
 namespace qcc {
 
@@ -24,49 +26,12 @@ namespace {
 using llvm::Error;
 Error ok() { return Error::success(); }
 
-enum class Mode { Floor, Ceil, HalfEven, Up, Down, HalfUp, HalfDown };
-
-llvm::Expected<Mode> modeOf(const Node &n) {
-  std::string s = n.getString("rounding_mode", "FLOOR");
-  for (char &c : s)
-    c = char(std::toupper(static_cast<unsigned char>(c)));
-  if (s == "FLOOR")
-    return Mode::Floor;
-  if (s == "CEIL")
-    return Mode::Ceil;
-  if (s == "ROUND" || s == "HALF_EVEN")
-    return Mode::HalfEven;
-  if (s == "UP")
-    return Mode::Up;
-  if (s == "DOWN")
-    return Mode::Down;
-  if (s == "HALF_UP")
-    return Mode::HalfUp;
-  if (s == "HALF_DOWN")
-    return Mode::HalfDown;
-  return nodeError(n, "unknown rounding_mode '{}'", s);
-}
-
-/// round_mode(acc / 2^shift) for shift > 0, from the floor quotient and remainder.
-int64_t divPow2(int64_t acc, int shift, Mode m) {
-  const int64_t d = int64_t(1) << shift;
-  int64_t q = acc / d, r = acc % d; // C++ truncates: make q the floor and r in [0, d)
-  if (r < 0) {
-    q -= 1;
-    r += d;
-  }
-  const bool exact = r == 0, neg = acc < 0;
-  const int64_t twice = 2 * r; // compare the fraction r / d with 1/2
-  switch (m) {
-  case Mode::Floor: return q;
-  case Mode::Ceil: return exact ? q : q + 1;
-  case Mode::Down: return exact || !neg ? q : q + 1;
-  case Mode::Up: return exact || neg ? q : q + 1;
-  case Mode::HalfEven: return twice < d ? q : twice > d ? q + 1 : q + (q & 1);
-  case Mode::HalfUp: return twice < d ? q : twice > d ? q + 1 : (neg ? q : q + 1);
-  case Mode::HalfDown: return twice < d ? q : twice > d ? q + 1 : (neg ? q + 1 : q);
-  }
-  return q;
+/// Default FLOOR, as qonnx's Trunc; the message names the mode upper-cased.
+llvm::Expected<QonnxRounding> modeOf(const Node &n) {
+  const std::string s = n.getString("rounding_mode", "FLOOR");
+  if (auto m = parseQonnxRounding(s))
+    return *m;
+  return nodeError(n, "unknown rounding_mode '{}'", llvm::StringRef(s).upper());
 }
 
 struct Window {
@@ -136,7 +101,7 @@ Error evalQTrunc(const Node &n, llvm::ArrayRef<const Tensor *> in, llvm::Mutable
   const int64_t lo = std::max(n.getInt("out_min", range.qmin()), range.qmin());
   const int64_t hi = std::min(n.getInt("out_max", range.qmax()), range.qmax());
   auto finish = [&](int64_t acc) {
-    int64_t v = shift > 0 ? divPow2(acc, int(shift), *m) : acc * (int64_t(1) << -shift);
+    int64_t v = shift > 0 ? qonnxRoundShift(acc, int(shift), *m) : acc * (int64_t(1) << -shift);
     return std::min(std::max(v, lo), hi);
   };
   if (!w->pooled) {

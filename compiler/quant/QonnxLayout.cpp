@@ -423,13 +423,19 @@ private:
       n->outputs = {out};
       return n;
     };
+    // A copy of src (attributes kept) named `name` that writes `out`, reading `in0` as input 0 when given.
+    auto copyOf = [&](const Node &src, const std::string &name, Value *in0, Value *out) {
+      auto n = std::make_unique<Node>(src);
+      n->name = name;
+      if (in0)
+        n->inputs[0] = in0;
+      n->outputs = {out};
+      return n;
+    };
     std::vector<std::unique_ptr<Node>> added;
     // negative part
-    auto conv = std::make_unique<Node>(*p);
-    conv->name = p->name + "/negative_part";
     Value *vn = val(v->name + "/negative_part");
-    conv->outputs = {vn};
-    added.push_back(std::move(conv));
+    added.push_back(copyOf(*p, p->name + "/negative_part", nullptr, vn));
     Value *m = val(v->name + "/times_alpha");
     Value *av = g_.addConstant(g_.uniqueName(l.name + "/alpha"), Tensor::scalarF32(alpha));
     added.push_back(make("Mul", l.name + "/times_alpha", {vn, av}, m));
@@ -439,18 +445,10 @@ private:
     clip->attrs["max"] = 0.f;
     added.push_back(std::move(clip));
     Value *qn = val(o->name + "/negative");
-    auto quantN = std::make_unique<Node>(q);
-    quantN->name = q.name + "/negative";
-    quantN->inputs[0] = c;
-    quantN->outputs = {qn};
-    added.push_back(std::move(quantN));
+    added.push_back(copyOf(q, q.name + "/negative", c, qn));
     // positive part: the LeakyRelu becomes a Relu
     Value *qp = val(o->name + "/positive");
-    auto quantP = std::make_unique<Node>(q);
-    quantP->name = q.name + "/positive";
-    quantP->inputs[0] = o;
-    quantP->outputs = {qp};
-    added.push_back(std::move(quantP));
+    added.push_back(copyOf(q, q.name + "/positive", o, qp));
     Value *sum = val(o->name + "/sum");
     added.push_back(make("Add", l.name + "/sum", {qp, qn}, sum));
     l.op = "Relu";

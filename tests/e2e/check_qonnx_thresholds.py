@@ -18,48 +18,30 @@ between the input QuantizeLinear and the output DequantizeLinear). Prints a
 table with the fraction of outputs exactly equal; exit 1 on a failure.
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "models"))
-DOMAIN = "qonnx.custom_op.general"
+import qonnx_testlib as lib
+from qonnx_testlib import DOMAIN, SHARED
+
 MODES = ["CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
 
 
-class Builder:
+class Builder(lib.Builder):
+    """qonnx_testlib's Builder + the integer levels of every output and the scales of the quantizers."""
+
     def __init__(self, seed):
-        self.rng = np.random.default_rng(seed)
-        self.nodes, self.inits, self.k = [], [], 0
+        super().__init__(seed)
         self.levels = {}  # output name -> (scale, offset): level = y / scale + offset
         self.scales = {}  # quantizer output -> its scale (per output channel for weights)
 
-    def name(self, base):
-        self.k += 1
-        return f"{base}{self.k}"
-
-    def const(self, arr, base="c"):
-        n = self.name(base)
-        self.inits.append(numpy_helper.from_array(np.asarray(arr), n))
-        return n
-
-    def act(self, scale):
-        # Off the decimal grid, as trained scales are (exact float ties are rare).
-        return np.float32(scale * self.rng.uniform(0.9, 1.1))
-
     def quant(self, x, scale, bits, signed=1, narrow=0, zp=0.0, mode="ROUND"):
-        y = self.name("q")
-        self.nodes.append(helper.make_node(
-            "Quant", [x, self.const(np.asarray(scale, np.float32), "s"), self.const(np.float32(zp), "z"),
-                      self.const(np.float32(bits), "b")], [y], domain=DOMAIN, name=self.name("Quant"),
-            signed=signed, narrow=narrow, rounding_mode=mode))
+        y = super().quant(x, scale, bits, signed, narrow, zp, mode)
         sc = float(np.asarray(scale).reshape(-1)[0])
         self.levels[y] = (2 * sc, 0.5) if bits == 1 and signed else (sc, 0.0)  # 1 bit signed: -s, +s
         self.scales[y] = sc
@@ -108,18 +90,9 @@ class Builder:
         step = float(np.asarray(self.scales[x]).reshape(-1)[0]) * np.broadcast_to(self.scales[w], (n,))
         return self.const((step * (self.rng.integers(-3, 4, n) + 0.5)).astype(np.float32), "bias")
 
-    def node(self, op, inputs, **attrs):
-        y = self.name(op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [y], name=self.name(op), **attrs))
-        return y
-
     def model(self, x_shape, outputs):
-        g = helper.make_graph(self.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, None) for y in outputs],
-                              self.inits)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 1)])
-        m.ir_version = 8
-        return m, [self.levels[y] for y in outputs]
+        """The model and the levels (scale, offset) of each output."""
+        return super().model(x_shape, outputs), [self.levels[y] for y in outputs]
 
 
 def bipolar_mlp(seed=11):
@@ -222,45 +195,7 @@ def shared_models():
     return [("bnn_model_fc_1layer", p, [(2.0, 0.5)])] if os.path.exists(p) else []
 
 
-# ---- references and checks -----------------------------------------------------------
-
-def qonnx_run(path, x):
-    """Every output of qonnx's executor, one sample at a time (with check_qonnx.py's adjustments to run it:
-    IR version of the one-node models, channels-last ops at the default opset)."""
-    sys.path.insert(0, HERE)
-    import check_qonnx
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.core.onnx_exec import execute_onnx
-    from qonnx.transformation.infer_shapes import InferShapes
-    m = ModelWrapper(path).transform(InferShapes())
-    check_qonnx._default_opset[0] = next((o.version for o in m.model.opset_import if o.domain in ("", "ai.onnx")), 13)
-    inits = {t.name for t in m.graph.initializer}
-    iname = [i.name for i in m.graph.input if i.name not in inits][0]
-    onames = [o.name for o in m.graph.output]
-    res = [execute_onnx(m, {iname: x[i:i + 1]}) for i in range(len(x))]
-    return [np.concatenate([r[o] for r in res]) for o in onames]
-
-
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True)
-
-
-def last_line(r):
-    return (r.stderr.strip().splitlines() or ["?"])[-1]
-
-
-def integer_only(qir):
-    """No float op between the quantizers: every op reading or writing f32 is a Quantize/DequantizeLinear."""
-    bad = []
-    for line in qir.splitlines():
-        line = line.strip()
-        if " = " not in line or line.startswith(("input", "output", "const")):
-            continue
-        op = line.split(" = ", 1)[1].split("(", 1)[0]
-        if "f32" in line and op not in ("QuantizeLinear", "DequantizeLinear"):
-            bad.append(op)
-    return bad
-
+# ---- checks --------------------------------------------------------------------------
 
 def check(qcc, name, path, levels, work, samples, rows):
     stem = name
@@ -270,20 +205,20 @@ def check(qcc, name, path, levels, work, samples, rows):
     xp = os.path.join(work, stem + "_x.npy")
     np.save(xp, x)
     out = os.path.join(work, stem + "_out")
-    r = run([qcc, "compile", path, "-o", out, "--calib", xp])
+    r = lib.run([qcc, "compile", path, "-o", out, "--calib", xp])
     if r.returncode != 0:
-        rows.append((name, "-", "-", "-", "compile: " + last_line(r) + "  FAIL"))
+        rows.append(lib.fail_row(name, "compile: " + lib.last_line(r)))
         return False
     yp = os.path.join(work, stem + "_y.npz")
-    r = run([qcc, "run", out, "--input", xp, "-o", yp])
+    r = lib.run([qcc, "run", out, "--input", xp, "-o", yp])
     if r.returncode != 0:
-        rows.append((name, "-", "-", "-", "run: " + last_line(r) + "  FAIL"))
+        rows.append(lib.fail_row(name, "run: " + lib.last_line(r)))
         return False
     ys = np.load(yp)
-    refs = qonnx_run(path, x)
+    refs = lib.qonnx_run(path, x)
     notes, ok = [], True
     with open(os.path.join(out, "model.qir")) as f:
-        bad = integer_only(f.read())
+        bad = lib.integer_only(f.read())
     if bad:
         ok = False
         notes.append("float ops left: " + ", ".join(sorted(set(bad))))
@@ -302,15 +237,9 @@ def check(qcc, name, path, levels, work, samples, rows):
         total += d.size
         steps = max(steps, int(d.max()))
     ok &= steps <= 1
-    r = run([qcc, "compare", path, out, "--data", xp, "--json"])
-    bit_exact = None
-    try:
-        bit_exact = bool(json.loads(r.stdout).get("bit_exact"))
-    except (ValueError, AttributeError):
-        notes.append("compare: " + last_line(r))
+    bit_exact = lib.compare_bit_exact(qcc, path, out, xp, notes)
     ok &= bit_exact is True
-    rows.append((name, f"{100.0 * equal / max(total, 1):.2f}", str(steps), str(bit_exact),
-                 f"{total} values" + ("; " + "; ".join(notes) if notes else "") + ("" if ok else "  FAIL")))
+    rows.append(lib.result_row(name, equal / max(total, 1), steps, bit_exact, total, notes, ok))
     return ok
 
 
@@ -329,12 +258,7 @@ def main():
             continue
         results.append(check(args.qcc, name, path, levels, work, args.samples, rows))
         print(rows[-1], flush=True)
-    w = max(len(r[0]) for r in rows)
-    print(f"{'model':<{w}}  {'equal %':>8}  {'steps':>5}  {'bit_exact':>9}  note")
-    for r in rows:
-        print(f"{r[0]:<{w}}  {r[1]:>8}  {r[2]:>5}  {r[3]:>9}  {r[4]}")
-    print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-    return 0 if all(results) else 1
+    return lib.print_table(rows, results)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@
 
 #include <cstring>
 #include <filesystem>
+#include <string>
+
+#include <unistd.h>
 
 using qcc_host::NpyArray;
 
@@ -30,7 +33,9 @@ TEST(Npy, RoundTripsAndRejectsTruncation) {
   a.shape = {3};
   int64_t v[3] = {-1, 0, 1LL << 40};
   a.data.assign(reinterpret_cast<char *>(v), reinterpret_cast<char *>(v) + sizeof v);
-  auto path = (std::filesystem::temp_directory_path() / "qcc_npy_roundtrip.npy").string();
+  // Per process: test runs from several build folders may share /tmp.
+  auto path = (std::filesystem::temp_directory_path() / ("qcc_npy_roundtrip_" + std::to_string(::getpid()) + ".npy"))
+                  .string();
   std::string err;
   ASSERT_TRUE(qcc_host::writeNpy(path, a, err)) << err;
   NpyArray b;
