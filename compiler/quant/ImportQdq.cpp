@@ -3,7 +3,10 @@
 #include "ir/Printer.h"
 #include "ops/OpRegistry.h"
 #include "passes/FusedActivation.h"
+#include "quant/ImportQonnx.h"
 #include "quant/QLinearLowering.h"
+#include "quant/RequantAttrs.h"
+#include "quant/ThresholdSearch.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -78,6 +81,8 @@ public:
       st_.lowered++;
     }
     g_.removeDeadCode();
+    for (const auto &n : g_.nodes())
+      n->attrs.erase(kFromQonnxQuant);
     collectFloatIslands();
     return verifyGraph(g_);
   }
@@ -564,67 +569,36 @@ private:
     if (bv && (!bv->isConstant() || !bv->type.elem.isFloat()))
       return Error::success();
     const Tensor &wq = *w.q->constant;
-    const int64_t cout = wq.shape()[0], per = wq.size() / std::max<int64_t>(cout, 1);
-    const std::vector<float> ws = w.scale->constant->toFloats();
-    const std::vector<int64_t> wz = w.zp->constant->toInts();
-    if ((ws.size() != 1 && int64_t(ws.size()) != cout) || (wz.size() != 1 && int64_t(wz.size()) != cout) ||
-        (bv && bv->constant->size() != 1 && bv->constant->size() != cout))
+    const int64_t cout = wq.shape()[0];
+    if (bv && bv->constant->size() != 1 && bv->constant->size() != cout)
       return Error::success();
-    const double sx = x.scale->constant->toFloats()[0];
-    QuantInfo range;
-    range.bits = w.elem.bits();
-    range.isSigned = w.elem.isSigned();
-    Tensor nq = wq.clone(); // copies share the buffer
-    Tensor st(ElemType::f32(), {cout}), zt(w.elem, {cout}), bt(ElemType::i32(), {cout});
-    for (int64_t c = 0; c < cout; ++c) {
-      double a = qo && !qo->a.empty() ? qo->a[size_t(c)] : 1.0;
-      // A pruned channel (a BN scale of 1e-10 or below): when the conv can
-      // move the output by less than 1e-6 of its step, the output is the
-      // constant b (the integer bias would overflow int32 otherwise).
-      if (a != 0 && qo) {
-        QuantInfo xr;
-        xr.bits = x.elem.bits();
-        xr.isSigned = x.elem.isSigned();
-        const double xz = double(x.zp->constant->toInts()[0]);
-        const double xmax = std::max(std::fabs(double(xr.qmin()) - xz), std::fabs(double(xr.qmax()) - xz));
-        double wsum = 0;
-        for (int64_t i = c * per; i < (c + 1) * per; ++i)
-          wsum += std::fabs(double(wq.getInt(i) - wz[wz.size() == 1 ? 0 : size_t(c)]));
-        const double reach = std::fabs(a) * sx * double(ws[ws.size() == 1 ? 0 : size_t(c)]) * wsum * xmax;
-        if (reach < 1e-6 * double(qo->scale->constant->toFloats()[0]) ||
-            !std::isnormal(float(ws[ws.size() == 1 ? 0 : size_t(c)] * std::fabs(a))))
-          a = 0;
+    auto f = foldChannels(n, x, w, wq.clone(), bv ? &*bv->constant : nullptr, 1.0, 1.0, qo);
+    if (!f)
+      return f.takeError();
+    if (!f->folds)
+      return Error::success();
+    if (qo && f->offGrid && exactBias(*qo) && n.getString("auto_pad", "NOTSET") == "NOTSET") {
+      const int64_t bound = accumulatorBound(x, f->w, cout);
+      if (bound < (int64_t(1) << 31) - 2 && f->symmetric) {
+        auto qn = std::make_unique<Node>();
+        qn->name = n.name;
+        qn->domain = "qcc";
+        qn->op = "QConv";
+        for (const char *k : {"strides", "pads", "dilations", "group"})
+          if (n.has(k))
+            qn->attrs[k] = n.attrs.at(k);
+        qn->attrs["x_zero_point"] = x.zp->constant->toInts()[0];
+        Tensor ib = zeroPointBias(x, f->w, cout);
+        qn->inputs = {x.q, g_.addConstant(g_.uniqueName(n.name + "/weight_quantized"), std::move(f->w)),
+                      g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(ib))};
+        return thresholdUnit(n, *qo, std::move(qn), 1, bound, f->mult, f->realBias);
       }
-      const double b = qo && !qo->b.empty() ? qo->b[size_t(c)] : 0.0;
-      const double sw = ws[ws.size() == 1 ? 0 : size_t(c)];
-      const int64_t z = wz[wz.size() == 1 ? 0 : size_t(c)];
-      zt.setDouble(c, double(z));
-      if (a <= 0) {
-        for (int64_t i = c * per; i < (c + 1) * per; ++i) {
-          const int64_t v = a == 0 ? z : 2 * z - wq.getInt(i); // -(q - z) + z
-          if (v < range.qmin() || v > range.qmax())
-            return nodeError(n, "the per-channel factor {} ({} after the conv) on output channel {} is negative: "
-                                "its integer weights must be negated, but weight {} has no negation in {}",
-                             a, qo->affine.front()->describe(), c, wq.getInt(i), w.elem.str());
-          nq.setDouble(i, double(v));
-        }
-      }
-      // a == 0: the weights are the zero point, any scale does; the output
-      // grid's (s_x * s = s_y) puts the constant b on it in one rounding.
-      const float s = a != 0 ? float(sw * std::fabs(a))
-                      : qo  ? float(double(qo->scale->constant->toFloats()[0]) / sx)
-                            : float(sw);
-      if (!(s > 0) || !std::isfinite(s))
-        return nodeError(n, "output channel {}: weight scale {} times the folded factor {} is not a positive float",
-                         c, sw, a);
-      st.data<float>()[c] = s;
-      const double bias = (bv ? a * bv->constant->getDouble(bv->constant->size() == 1 ? 0 : c) : 0.0) + b;
-      const double q = std::nearbyint(bias / (sx * double(s)));
-      if (!(std::fabs(q) <= double(std::numeric_limits<int32_t>::max())))
-        return nodeError(n, "output channel {}: bias {} on the accumulator grid ({} * {}) overflows int32", c, bias,
-                         sx, s);
-      bt.setDouble(c, q);
     }
+    if (f->overflow)
+      return nodeError(n, "output channel {}: bias {} on the accumulator grid ({} * {}) overflows int32",
+                       f->overflow - 1, f->realBias[size_t(f->overflow - 1)], x.scale->constant->toFloats()[0],
+                       f->scale.data<float>()[f->overflow - 1]);
+    Tensor nq = std::move(f->w), st = std::move(f->scale), zt = std::move(f->zp), bt = std::move(f->bias);
     Value *wv = g_.addConstant(g_.uniqueName(n.name + "/weight_quantized"), std::move(nq));
     Value *sv = g_.addConstant(g_.uniqueName(n.name + "/weight_scale"), std::move(st));
     Value *zv = g_.addConstant(g_.uniqueName(n.name + "/weight_zero_point"), std::move(zt));
@@ -638,7 +612,7 @@ private:
     const std::vector<float> sws = sv->constant->toFloats();
     if (std::any_of(sws.begin(), sws.end(), [&](float v) { return v != sws[0]; }))
       return Error::success();
-    const float accScale = float(sx) * sws[0];
+    const float accScale = x.scale->constant->toFloats()[0] * sws[0];
     Value *ys = g_.addConstant(g_.uniqueName(n.name + "/acc_scale"), Tensor::scalarF32(accScale));
     Value *yz = zeroConstant(ElemType::i32(), {}, n.name + "/acc_zero_point");
     TensorType it = y->type;
@@ -681,6 +655,246 @@ private:
     return replaceUnit(n, r, "QLinearConv", "", {x.q, x.scale, x.zp, wv, sv, zv, ys, yz, biasv}, attrs);
   }
 
+  /// QONNX Conv / Gemm folded per output channel c (weights wq: [N, ...], one
+  /// row per output channel, on w's grid): the real output is
+  ///   a[c] * (alpha * s_x * s_w[c] * acc + beta * bias[c]) + b[c]
+  /// with a, b the unit's affine ops (qo->a / qo->b). The factor a * alpha
+  /// moves into the weight scale (negative: the channel's integer weights are
+  /// negated, which needs -w in the weight range; error otherwise), the rest
+  /// into the bias, int32 at s_x * scale[c] (rounded). folds false: the
+  /// unit does not fold (parameters of the wrong length).
+  struct Folded {
+    bool folds = false;
+    Tensor w;                 ///< integer weights, negated per channel where needed
+    Tensor scale, zp, bias;   ///< [N]: f32 weight scale with the factor, zero point, rounded int32 bias
+    std::vector<double> mult, realBias; ///< real value = mult[c] * acc + realBias[c] (zero points 0)
+    bool offGrid = false;     ///< a channel's bias is off its accumulator grid (beyond float32 precision)
+    bool symmetric = true;    ///< every weight zero point is 0
+    int64_t overflow = 0;     ///< 1 + the first channel whose rounded bias overflows int32
+  };
+
+  llvm::Expected<Folded> foldChannels(Node &n, const QTensor &x, const QTensor &w, Tensor wq, const Tensor *bv,
+                                      double alpha, double beta, const std::optional<QOut> &qo) {
+    Folded f;
+    const int64_t cout = wq.shape()[0], per = wq.size() / std::max<int64_t>(cout, 1);
+    const std::vector<float> ws = w.scale->constant->toFloats();
+    const std::vector<int64_t> wz = w.zp->constant->toInts();
+    if ((ws.size() != 1 && int64_t(ws.size()) != cout) || (wz.size() != 1 && int64_t(wz.size()) != cout) ||
+        (bv && bv->size() != 1 && bv->size() != cout))
+      return f;
+    const double sx = x.scale->constant->toFloats()[0];
+    QuantInfo range;
+    range.bits = w.elem.bits();
+    range.isSigned = w.elem.isSigned();
+    Tensor st(ElemType::f32(), {cout}), zt(w.elem, {cout}), bt(ElemType::i32(), {cout});
+    f.mult.resize(size_t(cout));
+    f.realBias.resize(size_t(cout));
+    for (int64_t c = 0; c < cout; ++c) {
+      double a = (qo && !qo->a.empty() ? qo->a[size_t(c)] : 1.0) * alpha;
+      const double bscale = (qo && !qo->a.empty() ? qo->a[size_t(c)] : 1.0) * beta;
+      // A pruned channel (a BN scale of 1e-10 or below): when the conv can
+      // move the output by less than 1e-6 of its step, the output is the
+      // constant b (the integer bias would overflow int32 otherwise).
+      if (a != 0 && qo) {
+        QuantInfo xr;
+        xr.bits = x.elem.bits();
+        xr.isSigned = x.elem.isSigned();
+        const double xz = double(x.zp->constant->toInts()[0]);
+        const double xmax = std::max(std::fabs(double(xr.qmin()) - xz), std::fabs(double(xr.qmax()) - xz));
+        double wsum = 0;
+        for (int64_t i = c * per; i < (c + 1) * per; ++i)
+          wsum += std::fabs(double(wq.getInt(i) - wz[wz.size() == 1 ? 0 : size_t(c)]));
+        const double reach = std::fabs(a) * sx * double(ws[ws.size() == 1 ? 0 : size_t(c)]) * wsum * xmax;
+        if (reach < 1e-6 * double(qo->scale->constant->toFloats()[0]) ||
+            !std::isnormal(float(ws[ws.size() == 1 ? 0 : size_t(c)] * std::fabs(a))))
+          a = 0;
+      }
+      const double b = qo && !qo->b.empty() ? qo->b[size_t(c)] : 0.0;
+      const double sw = ws[ws.size() == 1 ? 0 : size_t(c)];
+      const int64_t z = wz[wz.size() == 1 ? 0 : size_t(c)];
+      f.symmetric &= z == 0;
+      zt.setDouble(c, double(z));
+      if (a <= 0) {
+        for (int64_t i = c * per; i < (c + 1) * per; ++i) {
+          const int64_t v = a == 0 ? z : 2 * z - wq.getInt(i); // -(q - z) + z
+          if (v < range.qmin() || v > range.qmax())
+            return nodeError(n, "the per-channel factor {} ({}) on output channel {} is negative: "
+                                "its integer weights must be negated, but weight {} has no negation in {}",
+                             a, qo && !qo->affine.empty() ? qo->affine.front()->describe() + " after it" : "alpha",
+                             c, wq.getInt(i), w.elem.str());
+          wq.setDouble(i, double(v));
+        }
+      }
+      // a == 0: the weights are the zero point, any scale does; the output
+      // grid's (s_x * s = s_y) puts the constant b on it in one rounding.
+      const float s = a != 0 ? float(sw * std::fabs(a))
+                      : qo  ? float(double(qo->scale->constant->toFloats()[0]) / sx)
+                            : float(sw);
+      if (!(s > 0) || !std::isfinite(s))
+        return nodeError(n, "output channel {}: weight scale {} times the folded factor {} is not a positive float",
+                         c, sw, a);
+      st.data<float>()[c] = s;
+      const double bias = (bv ? bscale * bv->getDouble(bv->size() == 1 ? 0 : c) : 0.0) + b;
+      const double exact = bias / (sx * double(s)), q = std::nearbyint(exact);
+      // On the grid up to float32 precision (e.g. an Int32Bias): the rounded int32 bias is exact.
+      f.offGrid |= std::fabs(exact - q) > std::fabs(exact) * 0x1p-22 + 1e-6;
+      f.mult[size_t(c)] = sx * sw * std::fabs(a);
+      f.realBias[size_t(c)] = bias;
+      if (!(std::fabs(q) <= double(std::numeric_limits<int32_t>::max())))
+        f.overflow = f.overflow ? f.overflow : c + 1;
+      else
+        bt.setDouble(c, q);
+    }
+    f.folds = true;
+    f.w = std::move(wq);
+    f.scale = std::move(st);
+    f.zp = std::move(zt);
+    f.bias = std::move(bt);
+    return f;
+  }
+
+  /// Largest |acc| of an integer conv / gemm with weights wq [n, ...] on x's integer range
+  /// (the input zero point folded into the bias, weights symmetric).
+  static int64_t accumulatorBound(const QTensor &x, const Tensor &wq, int64_t n) {
+    QuantInfo xr;
+    xr.bits = x.elem.bits();
+    xr.isSigned = x.elem.isSigned();
+    const int64_t zx = x.zp->constant->toInts()[0];
+    const int64_t xmax = std::max(std::abs(xr.qmin() - zx), std::abs(xr.qmax() - zx));
+    const int64_t per = wq.size() / std::max<int64_t>(n, 1);
+    int64_t bound = 0;
+    for (int64_t c = 0; c < n; ++c) {
+      int64_t abssum = 0;
+      for (int64_t i = c * per; i < (c + 1) * per; ++i)
+        abssum += std::abs(wq.getInt(i));
+      bound = std::max(bound, abssum * xmax);
+    }
+    return bound;
+  }
+
+  /// int32 bias -x_zp * sum(w[c]) (the input zero point folded in).
+  static Tensor zeroPointBias(const QTensor &x, const Tensor &wq, int64_t n) {
+    const int64_t zx = x.zp->constant->toInts()[0], per = wq.size() / std::max<int64_t>(n, 1);
+    Tensor b(ElemType::i32(), Shape{n});
+    for (int64_t c = 0; c < n; ++c) {
+      int64_t sum = 0;
+      for (int64_t i = c * per; i < (c + 1) * per; ++i)
+        sum += wq.getInt(i);
+      b.data<int32_t>()[c] = int32_t(-zx * sum);
+    }
+    return b;
+  }
+
+  /// The unit's output levels [lo, hi] (type range and integer Clip) when
+  /// thresholds can produce them: 1 to 255 steps (at most 8 bits).
+  static std::optional<std::pair<int64_t, int64_t>> thresholdLevels(const QOut &qo) {
+    QuantInfo range;
+    range.bits = qo.elem.bits();
+    range.isSigned = qo.elem.isSigned();
+    int64_t lo = range.qmin(), hi = range.qmax();
+    if (qo.qrange) {
+      lo = std::max(lo, qo.qrange->first);
+      hi = std::min(hi, qo.qrange->second);
+    }
+    if (hi <= lo || hi - lo > 255)
+      return std::nullopt;
+    return std::make_pair(lo, hi);
+  }
+
+  /// A float bias off the accumulator grid stays exact (thresholdUnit) for a
+  /// QONNX Quant of at most 8 bits (qonnx evaluates the unit in float); a model's
+  /// own QuantizeLinear (QCDQ) follows onnxruntime, which rounds such a bias
+  /// onto the int32 grid before fusing the unit.
+  static bool exactBias(const QOut &qo) { return qo.q->getInt(kFromQonnxQuant, 0) != 0 && thresholdLevels(qo); }
+
+  /// QONNX: a unit whose folded float bias has no accumulator grid. `acc`
+  /// (a QConv / QGemm, inputs and attributes set) produces the exact int32
+  /// accumulator, |acc| <= bound, channels on `axis`; its real value is
+  /// v = mult[c] * acc + bias[c] (float64), clamped as the unit's Relu / Clip
+  /// / fused clamp do, and the QONNX Quant behind the unit's QuantizeLinear,
+  /// y = clamp(rint(v / s + z), lo, hi) (qonnx's formula, half to even; lo /
+  /// hi: the QuantizeLinear type's range and the integer Clip after it),
+  /// becomes a qcc::Threshold with one threshold per level and channel (at
+  /// most 255: the unit's output has at most 8 bits). So the bias is never
+  /// rounded onto the accumulator grid: the result is exact arithmetic's,
+  /// and differs from qonnx's float32 evaluation only where v lies within
+  /// float32 rounding noise of a rounding tie.
+  Error thresholdUnit(Node &target, const QOut &qo, std::unique_ptr<Node> acc, int64_t axis, int64_t bound,
+                      const std::vector<double> &mult, const std::vector<double> &bias) {
+    const auto levels = thresholdLevels(qo);
+    if (!levels)
+      return nodeError(target, "no threshold levels for its output");
+    const int64_t lo = levels->first, hi = levels->second;
+    double vlo = -std::numeric_limits<double>::infinity(), vhi = std::numeric_limits<double>::infinity();
+    if (qo.fused) {
+      vlo = qo.fused->lo;
+      vhi = qo.fused->hi;
+    }
+    if (qo.clip && qo.clip->op == "Relu")
+      vlo = std::max(vlo, 0.0);
+    if (qo.clip && qo.clip->op == "Clip") {
+      vlo = std::max(vlo, double(qo.clip->getFloat("min", -std::numeric_limits<float>::infinity())));
+      vhi = std::min(vhi, double(qo.clip->getFloat("max", std::numeric_limits<float>::infinity())));
+    }
+    const double ys = qo.scale->constant->toFloats()[0];
+    const int64_t yz = qo.zp->constant->toInts()[0];
+    acc->attrs["out_bits"] = int64_t(32);
+    acc->attrs["out_signed"] = int64_t(1);
+    acc->attrs["out_zero_point"] = int64_t(0);
+    setRequants(*acc, {Requant::make(1.0, Rounding::Single)});
+    Value *av = g_.addValue(g_.uniqueName(target.output(0)->name + "/accumulator"), TensorType{});
+    acc->outputs = {av};
+    if (auto e = OpRegistry::get().lookup(acc->domain, acc->op)->infer(*acc))
+      return e;
+    const int64_t rows = av->type.shape[size_t(axis)];
+    if (rows != int64_t(mult.size()))
+      return nodeError(target, "accumulator has {} channels, the unit {}", rows, mult.size());
+    Tensor t = thresholdTable(rows, hi - lo, -bound, bound, [&](int64_t q, int64_t c) -> int64_t {
+      double v = mult[size_t(c)] * double(q) + bias[size_t(c)];
+      v = std::min(std::max(v, vlo), vhi);
+      const double y = std::nearbyint(v / ys + double(yz));
+      return int64_t(std::min(std::max(y, double(lo)), double(hi))) - lo;
+    });
+    auto th = std::make_unique<Node>();
+    th->name = qo.q->name;
+    th->domain = "qcc";
+    th->op = "Threshold";
+    th->attrs["axis"] = axis;
+    th->attrs["out_base"] = lo;
+    th->attrs["out_step"] = int64_t(1);
+    th->attrs["out_bits"] = int64_t(qo.elem.bits());
+    th->attrs["out_signed"] = int64_t(qo.elem.isSigned() ? 1 : 0);
+    th->inputs = {av, g_.addConstant(g_.uniqueName(qo.q->name + "/thresholds"), std::move(t))};
+    const TensorType want = qo.out->type;
+    Value scratch;
+    th->outputs = {&scratch};
+    if (auto e = OpRegistry::get().lookup("qcc", "Threshold")->infer(*th))
+      return e;
+    if (scratch.type != want)
+      return nodeError(target, "threshold output {} differs from {}", scratch.type.str(), want.str());
+    th->outputs = {qo.out};
+    g_.insertNodeBefore(&target, std::move(acc));
+    g_.insertNodeBefore(&target, std::move(th));
+    QuantInfo grid;
+    grid.scale = {float(ys)};
+    grid.zeroPoint = {yz};
+    grid.bits = qo.elem.bits();
+    grid.isSigned = qo.elem.isSigned();
+    grid.rounding = Rounding::Onnx;
+    qo.out->quant = grid;
+    if (qo.qclip)
+      g_.eraseNode(qo.qclip);
+    g_.eraseNode(qo.q);
+    if (qo.clip)
+      g_.eraseNode(qo.clip);
+    for (auto it = qo.affine.rbegin(); it != qo.affine.rend(); ++it)
+      g_.eraseNode(*it);
+    g_.eraseNode(&target);
+    st_.units++;
+    st_.lowered++;
+    return Error::success();
+  }
+
   Node *nextNode(const Node &n) const {
     for (size_t i = 0; i + 1 < g_.nodes().size(); ++i)
       if (g_.nodes()[i].get() == &n)
@@ -697,6 +911,9 @@ private:
       return Error::success();
     if (!typesPair(a->elem, b->elem, a->elem))
       return Error::success();
+    // QONNX / QCDQ: a float bias without a grid (BN / Mul / Add may follow).
+    if (Value *fb = n.input(2); opts_.qonnx && fb && fb->isConstant() && fb->type.elem.isFloat() && !fb->quant)
+      return qonnxGemm(n, *a, *b);
     std::optional<QTensor> c;
     if (n.input(2)) {
       c = dequantized(n.input(2));
@@ -715,6 +932,59 @@ private:
       in.pop_back();
     }
     return replaceUnit(n, qo, "QGemm", "com.microsoft", in, copyAttrs(n, {"alpha", "transA", "transB"}));
+  }
+
+  /// QONNX Gemm with a float bias and a quantized output: alpha, beta, the
+  /// bias and per-column BN / Mul / Add after it fold as for a conv
+  /// (foldChannels); a bias off the accumulator grid makes the output
+  /// quantizer thresholds on the exact accumulator (thresholdUnit), else one
+  /// QGemm with the rounded int32 bias. Anything else (transA, a float
+  /// output) stays a float island.
+  Error qonnxGemm(Node &n, const QTensor &a, const QTensor &b) {
+    std::optional<QOut> qo = quantizedOutput(n, true, true);
+    if (!qo || !typesPair(a.elem, b.elem, qo->elem) || n.getInt("transA", 0) != 0)
+      return Error::success();
+    if (!b.q->isConstant() || !b.scale->isConstant() || !b.zp->isConstant() || b.q->type.rank() != 2)
+      return Error::success();
+    const bool transB = n.getInt("transB", 0) != 0;
+    const Tensor &bq = *b.q->constant, &bias = *n.input(2)->constant;
+    const int64_t N = transB ? bq.shape()[0] : bq.shape()[1], K = transB ? bq.shape()[1] : bq.shape()[0];
+    if (bias.size() != 1 && !(bias.size() == N && bias.shape().back() == N))
+      return Error::success();
+    Tensor wnk(bq.elem(), Shape{N, K});
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t k = 0; k < K; ++k)
+        wnk.setDouble(i * K + k, bq.getDouble(transB ? i * K + k : k * N + i));
+    auto f = foldChannels(n, a, b, std::move(wnk), &bias, n.getFloat("alpha", 1.f), n.getFloat("beta", 1.f), qo);
+    if (!f)
+      return f.takeError();
+    if (!f->folds)
+      return Error::success();
+    if (f->offGrid && exactBias(*qo) && f->symmetric) {
+      const int64_t bound = accumulatorBound(a, f->w, N);
+      if (bound < (int64_t(1) << 31) - 2) {
+        auto qn = std::make_unique<Node>();
+        qn->name = n.name;
+        qn->domain = "qcc";
+        qn->op = "QGemm";
+        Tensor ib = zeroPointBias(a, f->w, N);
+        qn->inputs = {a.q, g_.addConstant(g_.uniqueName(n.name + "/weight_quantized"), std::move(f->w)),
+                      g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(ib))};
+        return thresholdUnit(n, *qo, std::move(qn), 1, bound, f->mult, f->realBias);
+      }
+    }
+    if (f->overflow)
+      return nodeError(n, "output column {}: bias {} on the accumulator grid ({} * {}) overflows int32",
+                       f->overflow - 1, f->realBias[size_t(f->overflow - 1)], a.scale->constant->toFloats()[0],
+                       f->scale.data<float>()[f->overflow - 1]);
+    Value *wv = g_.addConstant(g_.uniqueName(n.name + "/weight_quantized"), std::move(f->w));
+    Value *sv = g_.addConstant(g_.uniqueName(n.name + "/weight_scale"), std::move(f->scale));
+    Value *zv = g_.addConstant(g_.uniqueName(n.name + "/weight_zero_point"), std::move(f->zp));
+    Value *bv = g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(f->bias));
+    std::map<std::string, Attribute> attrs;
+    attrs["transB"] = int64_t(1);
+    return replaceUnit(n, qo, "QGemm", "com.microsoft", {a.q, a.scale, a.zp, wv, sv, zv, bv, qo->scale, qo->zp},
+                       attrs);
   }
 
   Error unitMatMul(Node &n) {
@@ -804,21 +1074,24 @@ private:
     std::optional<QuantInfo> grid = n.input(0)->quant;
     Value *qy = g_.addValue(g_.uniqueName(y->name + "/quantized"), want);
     n.inputs[0] = x->q;
+    return dequantizeAfter(n, qy, dqOld->input(1), dqOld->input(2) ? dqOld->input(2) : x->zp, grid);
+  }
+
+  /// n now produces the integers qy; a DequantizeLinear (scale, zp) right
+  /// after it gives n's former output value (the grid recorded on it).
+  Error dequantizeAfter(Node &n, Value *qy, Value *scale, Value *zp, const std::optional<QuantInfo> &grid) {
+    Value *y = n.output(0);
     n.outputs[0] = qy;
     qy->producer = &n;
     auto dq = std::make_unique<Node>();
     dq->name = n.name + "/DequantizeLinear";
     dq->op = "DequantizeLinear";
-    dq->inputs = {qy, dqOld->input(1), dqOld->input(2) ? dqOld->input(2) : x->zp};
+    dq->inputs = {qy, scale, zp};
     dq->outputs = {y};
     if (auto e = OpRegistry::get().lookup("", "DequantizeLinear")->infer(*dq))
       return e;
     y->quant = grid;
-    Node *next = nullptr;
-    for (size_t i = 0; i + 1 < g_.nodes().size(); ++i)
-      if (g_.nodes()[i].get() == &n)
-        next = g_.nodes()[i + 1].get();
-    g_.insertNodeBefore(next, std::move(dq));
+    g_.insertNodeBefore(nextNode(n), std::move(dq));
     st_.dropped++;
     return Error::success();
   }
@@ -855,23 +1128,7 @@ private:
     Value *qy = g_.addValue(g_.uniqueName(y->name + "/quantized"), scratch.type);
     for (size_t i = 0; i < xs.size(); ++i)
       n.inputs[i] = xs[i].q;
-    n.outputs[0] = qy;
-    qy->producer = &n;
-    auto dq = std::make_unique<Node>();
-    dq->name = n.name + "/DequantizeLinear";
-    dq->op = "DequantizeLinear";
-    dq->inputs = {qy, dqOld->input(1), xs[0].zp};
-    dq->outputs = {y};
-    if (auto e = OpRegistry::get().lookup("", "DequantizeLinear")->infer(*dq))
-      return e;
-    y->quant = grid;
-    Node *next = nullptr;
-    for (size_t i = 0; i + 1 < g_.nodes().size(); ++i)
-      if (g_.nodes()[i].get() == &n)
-        next = g_.nodes()[i + 1].get();
-    g_.insertNodeBefore(next, std::move(dq));
-    st_.dropped++;
-    return Error::success();
+    return dequantizeAfter(n, qy, dqOld->input(1), xs[0].zp, grid);
   }
 
   /// QONNX: DequantizeLinear -> QuantizeLinear [-> integer Clip] (a Quant of

@@ -51,15 +51,25 @@ struct QdqImportOptions {
   /// The QDQ form of a QONNX model (quant/ImportQonnx.h): integer types of 2
   /// to 8 bits, and a unit's output type independent of its input's (ORT's
   /// int8/uint8 pairing rules are for ORT's kernels, not for QONNX). The
-  /// integer lowering is the same. Conv units also take:
+  /// integer lowering is the same. Conv units (and Gemm units with a float
+  /// bias) also take:
   ///  - a float bias (QONNX leaves biases float or on a grid of their own):
-  ///    int32 at s_x * s_w[c], rounded (exact when it lies on that grid);
+  ///    int32 at s_x * s_w[c] when it lies on that grid (up to float32
+  ///    precision). Off the grid: for a QuantizeLinear made of a QONNX Quant
+  ///    (kFromQonnxQuant, at most 8 bits) the output quantizer becomes a
+  ///    qcc::Threshold on the exact int32 accumulator (a QConv / QGemm with
+  ///    the identity requantizer), thresholds derived in float64 from the
+  ///    real value s_x * s_w[c] * acc + bias[c], so the model's arithmetic is
+  ///    exact (needs weight zero points 0 and an accumulator bound below
+  ///    2^31; otherwise the bias is rounded as below); for a model's own
+  ///    QuantizeLinear (QCDQ) the bias is rounded onto the grid, as
+  ///    onnxruntime's BiasQuantization transformer does before fusing;
   ///  - per-channel BatchNormalization / Mul / Add by constants between the
-  ///    conv and its Relu / Quant: folded into the per-channel weight scales
-  ///    and that bias, the integer weights unchanged (a negative factor
-  ///    negates its channel's weights; refused when the weight range has no
-  ///    negation of a weight). A channel whose factor leaves it below 1e-6 of
-  ///    an output step is the constant bias;
+  ///    conv (gemm) and its Relu / Quant, and Gemm's alpha / beta: folded
+  ///    into the per-channel weight scales and that bias, the integer weights
+  ///    unchanged (a negative factor negates its channel's weights; refused
+  ///    when the weight range has no negation of a weight). A channel whose
+  ///    factor leaves it below 1e-6 of an output step is the constant bias;
   ///  - no Quant after it (the model's float result): the int32 accumulator
   ///    at s_x * s_w (per-tensor weights), dequantized; Transpose / Reshape /
   ///    DepthToSpace after it run on those integers.

@@ -145,6 +145,7 @@ private:
     q->name = n.name + "/QuantizeLinear";
     q->op = "QuantizeLinear";
     q->inputs = {x, s, z};
+    q->attrs[kFromQonnxQuant] = int64_t(1);
     if (f.axis >= 0)
       q->attrs["axis"] = f.axis;
     Value *qv = g_.addValue(g_.uniqueName(y->name + "/quantized"), TensorType{});

@@ -61,6 +61,13 @@ bool hasQonnxOps(const Graph &g);
 /// integer range starts at the zero point.
 inline constexpr const char *kReluFolded = "qcc_relu_folded";
 
+/// Attribute lowerQonnx puts on each QuantizeLinear it makes of a Quant: the
+/// QDQ import (quant/ImportQdq.h) then follows qonnx's float semantics for
+/// that quantizer (a folded float bias is not rounded onto the accumulator
+/// grid), where for a model's own QuantizeLinear it follows ONNX Runtime
+/// (which rounds it). lowerQdq removes the attribute.
+inline constexpr const char *kFromQonnxQuant = "qcc_qonnx_quant";
+
 /// Graph input -> Relu -> Quant (ESPCN): Q(relu(x)) = max(Q(x), Q(0)) (Q is
 /// monotone), so the Quant reads the input and its integer Clip starts at
 /// the zero point. Returns how many were folded. Call before lowerQonnx.

@@ -1,11 +1,12 @@
 #include "quant/LowerQonnxThresholds.h"
 
 #include "ops/OpRegistry.h"
+#include "ops/QonnxRounding.h"
 #include "quant/RequantAttrs.h"
+#include "quant/ThresholdSearch.h"
 #include "support/Error.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cfloat>
 #include <cmath>
 #include <functional>
@@ -22,43 +23,6 @@ Error ok() { return Error::success(); }
 bool isOnnx(const Node *n, const char *op) { return n && n->domain.empty() && n->op == op; }
 
 // ---- QONNX float semantics (ops/QonnxOps.cpp, qonnx's intquant.py) ----------------
-
-enum class Mode { HalfEven, Ceil, Floor, Up, Down, HalfUp, HalfDown, Unknown };
-
-Mode parseMode(std::string s) {
-  for (char &c : s)
-    c = char(std::toupper(static_cast<unsigned char>(c)));
-  if (s == "ROUND" || s == "HALF_EVEN")
-    return Mode::HalfEven;
-  if (s == "CEIL")
-    return Mode::Ceil;
-  if (s == "FLOOR")
-    return Mode::Floor;
-  if (s == "UP")
-    return Mode::Up;
-  if (s == "DOWN")
-    return Mode::Down;
-  if (s == "HALF_UP")
-    return Mode::HalfUp;
-  if (s == "HALF_DOWN")
-    return Mode::HalfDown;
-  return Mode::Unknown;
-}
-
-template <typename T> T npSign(T x) { return x > 0 ? T(1) : x < 0 ? T(-1) : T(0); }
-
-/// numpy's rounding step in T (each op rounded to T), as qonnx computes it.
-template <typename T> T roundBy(Mode m, T x) {
-  switch (m) {
-  case Mode::Ceil: return std::ceil(x);
-  case Mode::Floor: return std::floor(x);
-  case Mode::Up: return npSign(x) * std::ceil(std::fabs(x));
-  case Mode::Down: return std::trunc(x);
-  case Mode::HalfUp: return npSign(x) * std::floor(T(std::fabs(x) + T(0.5)));
-  case Mode::HalfDown: return npSign(x) * std::ceil(T(std::fabs(x) - T(0.5)));
-  default: return std::nearbyint(x);
-  }
-}
 
 int64_t minInt(bool isSigned, bool narrow, int64_t bits) {
   return isSigned ? -(int64_t(1) << (bits - 1)) + (narrow ? 1 : 0) : 0;
@@ -88,7 +52,7 @@ struct Spec {
   float scale = 1.f, zp = 0.f; ///< Quant / BipolarQuant
   int64_t lo = 0, hi = 0;      ///< Quant range (qonnx's min_int / max_int)
   bool oneBit = false;         ///< 1-bit signed Quant: sign of v / s + z
-  Mode mode = Mode::HalfEven;
+  QonnxRounding mode = QonnxRounding::HalfEven;
   std::vector<double> thr;     ///< MultiThreshold [rows, steps]
   int64_t thrRows = 1, mtAxis = -1;
   int64_t steps = 1, base = 0, step = 1, outZp = 0;
@@ -115,7 +79,7 @@ struct Spec {
       y = T(hi);
     if (double(y) < double(lo))
       y = T(lo);
-    y = roundBy(mode, y);
+    y = qonnxRound(mode, y);
     return int64_t(y) - lo;
   }
 };
@@ -169,9 +133,11 @@ Analysis analyze(const Node &n, const std::string &op) {
     if (!b || *b != std::floor(*b) || *b < 1 || *b > 16)
       return a.why = "bit width must be one constant integer", a;
     const int64_t bits = int64_t(*b);
-    const Mode m = parseMode(n.getString("rounding_mode", "ROUND"));
-    if (bits >= 2 && (m == Mode::HalfEven || m == Mode::Unknown))
+    // ROUND / HALF_EVEN of 2..8 bits and unknown modes: lowerQonnx's (it names an unknown mode).
+    const std::optional<QonnxRounding> mode = parseQonnxRounding(n.getString("rounding_mode", "ROUND"));
+    if (bits >= 2 && (!mode || *mode == QonnxRounding::HalfEven))
       return a.ours = false, a;
+    const QonnxRounding m = mode ? *mode : QonnxRounding::HalfEven;
     if (bits > 8)
       return a.why = fmt::format("{} bits with rounding_mode {} (threshold lowering supports up to 8 bits)", bits,
                                  n.getString("rounding_mode", "ROUND")),
@@ -461,34 +427,11 @@ public:
       axis = s.mtAxis;
     }
     const int64_t rows = axis >= 0 ? src->q->type.shape[size_t(axis)] : 1;
-    if (src->hi >= std::numeric_limits<int32_t>::max())
-      src->hi = std::numeric_limits<int32_t>::max() - 1;
-    Tensor t(ElemType::i32(), Shape{rows, s.steps});
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t ch = src->axis >= 0 ? r : 0, row = s.mtAxis >= 0 ? r : 0;
-      for (int64_t k = 1; k <= s.steps; ++k) {
-        // The least q whose count reaches k (the count is monotone in q).
-        int64_t lo = src->lo, hi = src->hi + 1;
-        while (lo < hi) {
-          const int64_t mid = lo + (hi - lo) / 2;
-          if (src->count(mid, ch, row, s) >= k)
-            hi = mid;
-          else
-            lo = mid + 1;
-        }
-        t.data<int32_t>()[r * s.steps + k - 1] = int32_t(lo);
-      }
-    }
-    // Identical rows: one row.
-    bool same = rows > 1;
-    for (int64_t r = 1; r < rows && same; ++r)
-      same = std::equal(t.data<int32_t>(), t.data<int32_t>() + s.steps, t.data<int32_t>() + r * s.steps);
-    if (same || rows == 1) {
-      Tensor one(ElemType::i32(), Shape{1, s.steps});
-      std::copy(t.data<int32_t>(), t.data<int32_t>() + s.steps, one.data<int32_t>());
-      t = std::move(one);
+    Tensor t = thresholdTable(rows, s.steps, src->lo, src->hi, [&](int64_t q, int64_t r) {
+      return src->count(q, src->axis >= 0 ? r : 0, s.mtAxis >= 0 ? r : 0, s);
+    });
+    if (t.shape()[0] == 1)
       axis = -1;
-    }
     auto th = std::make_unique<Node>();
     th->name = p.name;
     th->domain = "qcc";

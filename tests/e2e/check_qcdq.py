@@ -117,11 +117,11 @@ def residual_model(bits, signed, seed):
     return b.model([1, 4, 6, 6], y, f"qcdq_residual_{bits}b"), [1, 4, 6, 6]
 
 
-# Known gap, reported not failed: a Gemm with a float (unquantized) bias is not
-# fused by the QDQ import (it wants an int32 DequantizeLinear bias), so qcc
-# quantizes that first layer itself (8 bits, calibrated); the rest stays the
-# model's. Everything else is still required (bit-exact, within one step).
-KNOWN_GAPS = {"qcdq_gemm": "first Gemm (float bias) re-quantized by qcc at 8 bits"}
+# Known gaps, reported not failed (model name prefix -> why); everything else
+# is still required for them (bit-exact, within one step). Empty: the Gemm with
+# a float bias (gemm_model's first layer) is fused now, its bias rounded onto
+# the int32 accumulator grid as onnxruntime's bias quantization rounds it.
+KNOWN_GAPS = {}
 
 CASES = [(conv_model, 4, True), (conv_model, 3, False), (conv_model, 2, True),
          (gemm_model, 4, True), (gemm_model, 3, False), (gemm_model, 2, True),

@@ -289,22 +289,55 @@ TEST(QonnxLowering, BatchNormFoldsIntoTheRequantizationNotTheWeights) {
   ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
   ASSERT_TRUE(findOp(*g, "BatchNormalization"));
   ASSERT_NO_FATAL_FAILURE(lower(*g));
-  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "DequantizeLinear"}));
+  // The folded bias (float bias and BN shift) has no accumulator grid: the
+  // Quant becomes thresholds on the exact int32 accumulator.
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "qcc::Threshold", "DequantizeLinear"}));
   const Node *c = findOp(*g, "QConv");
   // 1 / 0.25 = 4; -0.5 / 0.125 = -4, negated with its channel's factor.
   EXPECT_EQ(c->input(1)->constant->toInts(), (std::vector<int64_t>{4, 4}));
   EXPECT_EQ(c->input(1)->type.elem, ElemType::intN(4, true));
-  // Within one output step (0.25) of the float model; equal away from ties.
-  std::vector<float> xs;
-  for (int i = -8; i < 8; ++i)
-    xs.push_back(float(i) * 0.37f);
-  for (size_t k = 0; k + 4 <= xs.size(); k += 4) {
-    Tensor x = f32({1, 1, 2, 2}, {xs[k], xs[k + 1], xs[k + 2], xs[k + 3]});
+  // Equal to the model evaluated exactly (float64, as qonnx's formula: clamp
+  // then round half to even) on every integer input, ties included; within
+  // one output step (0.25) of the float32 model.
+  const double gam[2] = {0.8, -1.3}, beta[2] = {0.1, 0.4}, mean[2] = {0.2, -0.1}, var[2] = {1.5, 0.7},
+               bias[2] = {0.3, -0.2}, wr[2] = {1.0, -0.5};
+  for (int q0 = -128; q0 < 128; q0 += 4) {
+    std::vector<float> xs;
+    for (int j = 0; j < 4; ++j)
+      xs.push_back(float(q0 + j) * 0.5f);
+    Tensor x = f32({1, 1, 2, 2}, xs);
     const auto got = run(*g, x), want = run(*ref, x);
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_LE(std::fabs(got[i] - want[i]), 0.25f + 1e-6f) << i;
+    ASSERT_EQ(got.size(), 8u);
+    for (int ch = 0; ch < 2; ++ch)
+      for (int j = 0; j < 4; ++j) {
+        const double k = double(float(gam[ch])) / std::sqrt(double(float(var[ch])) + double(1e-5f));
+        const double conv = double(xs[j]) * wr[ch] + double(float(bias[ch]));
+        const double v = std::max(0.0, (conv - double(float(mean[ch]))) * k + double(float(beta[ch])));
+        const double level = std::nearbyint(std::min(std::max(v / 0.25, 0.0), 15.0));
+        EXPECT_EQ(got[size_t(ch * 4 + j)], float(level * 0.25)) << ch << " " << xs[j];
+        EXPECT_LE(std::fabs(got[size_t(ch * 4 + j)] - want[size_t(ch * 4 + j)]), 0.25f + 1e-6f);
+      }
   }
+}
+
+TEST(QonnxLowering, ABiasOnTheAccumulatorGridKeepsThePlainRequantization) {
+  // Bias = integer multiples of s_x * s_w[c] (0.125, 0.0625), no affine op:
+  // exact in the int32 bias, so no thresholds.
+  OnnxBuilder b;
+  b.input("x", {1, 1, 2, 2});
+  b.output("y");
+  quant(b, "x", "xq", {}, {0.5f}, 0, 8, 1, 0);
+  b.initF("w", {2, 1, 1, 1}, {1.f, -0.5f});
+  quant(b, "w", "wq", {2, 1, 1, 1}, {0.25f, 0.125f}, 0, 4, 1, 0);
+  b.initF("bias", {2}, {0.375f, -0.25f});
+  b.node("Conv", {"xq", "wq", "bias"}, {"c"});
+  b.node("Relu", {"c"}, {"r"});
+  quant(b, "r", "y", {}, {0.25f}, 0, 4, 0, 0);
+  auto g = load(b, "qonnx_bias_on_grid");
+  ASSERT_TRUE(g);
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "DequantizeLinear"}));
+  EXPECT_EQ(findOp(*g, "QConv")->input(2)->constant->toInts(), (std::vector<int64_t>{3, -4}));
 }
 
 TEST(QonnxLowering, NegativeBatchNormScaleWithoutANegatableWeightIsRefused) {
@@ -428,7 +461,7 @@ TEST(QonnxLowering, PerChannelMulAddReluMulAfterAConvFoldIntoItsRequantization) 
   auto e2 = prepareQonnxLayout(*g);
   ASSERT_FALSE(bool(e2)) << llvm::toString(std::move(e2));
   ASSERT_NO_FATAL_FAILURE(lower(*g));
-  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "DequantizeLinear"}));
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QConv", "qcc::Threshold", "DequantizeLinear"}));
   std::vector<float> xs = {-3.5f, -1.f, 0.5f, 2.f, -0.5f, 3.f, -2.5f, 1.5f, 60.f, -64.f, 7.f, -9.f};
   for (size_t k = 0; k < xs.size(); k += 4) {
     Tensor x = f32({1, 1, 2, 2}, {xs[k], xs[k + 1], xs[k + 2], xs[k + 3]});
@@ -437,4 +470,44 @@ TEST(QonnxLowering, PerChannelMulAddReluMulAfterAConvFoldIntoItsRequantization) 
     for (size_t i = 0; i < got.size(); ++i)
       EXPECT_LE(std::fabs(got[i] - want[i]), 0.25f + 1e-6f) << i;
   }
+}
+
+TEST(QonnxLowering, GemmWithAFloatBiasAndAlphaBecomesThresholdsOnItsAccumulator) {
+  // Quant(x) -> Gemm(alpha 0.5, beta 2, float bias) -> Relu -> Quant(uint3):
+  // the bias has no accumulator grid; the output is exact arithmetic's.
+  OnnxBuilder b;
+  b.input("x", {1, 3});
+  b.output("y");
+  quant(b, "x", "xq", {}, {0.25f}, 0, 8, 1, 0);
+  b.initF("w", {2, 3}, {0.5f, -0.25f, 0.75f, -0.75f, 0.5f, 0.25f});
+  quant(b, "w", "wq", {2, 1}, {0.25f, 0.125f}, 0, 4, 1, 1);
+  b.initF("bias", {2}, {0.1f, -0.23f});
+  auto &gm = b.node("Gemm", {"xq", "wq", "bias"}, {"g"});
+  OnnxBuilder::attrInt(gm, "transB", 1);
+  for (auto [k, v] : {std::pair<const char *, float>{"alpha", 0.5f}, {"beta", 2.f}}) {
+    auto *a = gm.add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+  b.node("Relu", {"g"}, {"r"});
+  quant(b, "r", "y", {}, {0.3f}, 0, 3, 0, 0);
+  auto g = load(b, "qonnx_gemm_float_bias");
+  ASSERT_TRUE(g);
+  ASSERT_NO_FATAL_FAILURE(lower(*g));
+  EXPECT_EQ(ops(*g), (std::vector<std::string>{"QuantizeLinear", "qcc::QGemm", "qcc::Threshold", "DequantizeLinear"}));
+  const double w[2][3] = {{0.5, -0.25, 0.75}, {-0.75, 0.5, 0.25}}, bias[2] = {0.1, -0.23};
+  for (int q0 = -8; q0 < 8; ++q0)
+    for (int q1 = -8; q1 < 8; q1 += 3) { // on x's grid
+      const float xs[3] = {float(q0) * 0.25f, float(q1) * 0.25f, float(-q0 - q1 / 2) * 0.25f};
+      const auto got = run(*g, f32({1, 3}, {xs[0], xs[1], xs[2]}));
+      ASSERT_EQ(got.size(), 2u);
+      for (int c = 0; c < 2; ++c) {
+        double v = 2.0 * double(float(bias[c]));
+        for (int k = 0; k < 3; ++k)
+          v += 0.5 * w[c][k] * double(xs[k]);
+        const double level = std::min(std::max(std::nearbyint(std::max(v, 0.0) / double(0.3f)), 0.0), 7.0);
+        EXPECT_EQ(got[size_t(c)], float(level) * 0.3f) << c << " " << q0 << " " << q1;
+      }
+    }
 }
