@@ -16,7 +16,9 @@ On the output's grid (the scale of the model's last Quant or Trunc; q = y / scal
 reports the fraction of outputs exactly equal and the largest distance in steps.
 Requirement: every output within one step (the Trunc models here: all equal) and
 bit_exact true; the binary models in TIE_SENSITIVE have their own requirement (below), those in
-EXACT (power-of-two scales) must equal qonnx everywhere. Binary layers must run on the
+EXACT (power-of-two scales) must equal qonnx everywhere. Every committed model is also run by
+exact_qonnx.py (an exact evaluation, independent of qcc: integer sums, qonnx's own quantizer
+functions on float64), and qcc's output must equal it on every value. Binary layers must run on the
 XNOR-popcount kernel (EXPECTED_XNOR, read from library.json). Trunc that qcc does not lower (count_include_pad=0 with padding, a scale
 that is not the pooled sum's grid, a per-channel scale) must exit 2 naming the Trunc. Models in EXPECTED_PENDING need lowering qcc does not have yet: they
 must make `qcc compile` exit 2 with a message naming a node and its op; one that
@@ -36,6 +38,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import exact_qonnx  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.normpath(os.path.join(HERE, "..", "..", "models", "brevitas"))
 DOMAIN = "qonnx.custom_op.general"
@@ -44,14 +49,12 @@ MAX_STEPS = 1
 # Models whose lowering is not in qcc yet, with what blocks them. Shrink as it lands.
 EXPECTED_PENDING = {}
 
-# Binary (1-bit) models: the sign of a sum of +-1 products sits on or next to 0
-# far more often than a multi-bit quantizer sits on a rounding tie, and qonnx
-# evaluates those sums in float32, whose rounding then decides the sign; the
-# integer reference sums exactly. How close a float evaluation gets to qonnx
-# depends on its summation order (qcc's float interpreter: 100 % equal in an
-# -O1 sanitizer build, 12 % on cnn_w1a1 in a vectorized -O3 build), so it is
-# reported, not required. Requirement: bit_exact, and top-1 equal to qonnx's on
-# >= 90 % of samples.
+# Binary (1-bit) models with float scales: the sign of a sum of +-1 products sits on
+# or next to 0 far more often than a multi-bit quantizer sits on a rounding tie, and
+# qonnx evaluates those sums in float32, whose rounding then decides the sign; the
+# integer reference sums exactly. Requirement: bit_exact and every output equal to the
+# exact evaluation (exact_qonnx.py; qonnx's own agreement with it is printed: 75 % /
+# 13 %, so these differences are qonnx's rounding noise, not qcc's).
 TIE_SENSITIVE = {"mlp_w1a1", "cnn_w1a1"}
 
 # Binary layers (+-1 inputs from a BipolarQuant, +-1 weights): they must run on the
@@ -261,10 +264,6 @@ def pipeline(qcc, name, path, xp, work):
     if res["run"].returncode == 0:
         res["y"] = np.load(yp)
     res["compare"] = run([qcc, "compare", path, out, "--data", xp, "--json"])
-    if name in TIE_SENSITIVE:
-        fp = os.path.join(work, name + "_float.npy")
-        if run([qcc, "run", path, "--input", xp, "-o", fp]).returncode == 0:
-            res["y_float"] = np.load(fp)
     return res
 
 
@@ -308,12 +307,16 @@ def judge(name, path, xp, max_steps, res, rows):
         d = np.abs(np.rint(y_qcc.astype(np.float64) / s) - np.rint(y_ref.astype(np.float64) / s))
     equal, steps = float((d == 0).mean()), int(d.max())
     ok = steps <= max_steps
-    if name in TIE_SENSITIVE and s is not None and "y_float" in res and y_qcc.shape == y_ref.shape:
-        equal_float = float((np.rint(res["y_float"].reshape(y_ref.shape) / s) == np.rint(y_ref / s)).mean())
-        top1 = float((y_qcc.reshape(len(y_qcc), -1).argmax(1) == y_ref.reshape(len(y_ref), -1).argmax(1)).mean())
-        ok = top1 >= 0.9
-        notes.append(f"binary ties: top-1 as qonnx on {100 * top1:.1f} %, qcc float interpreter "
-                     f"{100 * equal_float:.2f} % equal to qonnx")
+    if path.startswith(MODELS) and s is not None and y_qcc.size == y_ref.size:
+        y_exact = exact_qonnx.exact_run(path, np.load(xp))
+        q_exact = np.rint(y_exact / s)
+        exact_equal = float((np.rint(y_qcc.astype(np.float64).reshape(y_exact.shape) / s) == q_exact).mean())
+        qonnx_exact = float((np.rint(y_ref.astype(np.float64).reshape(y_exact.shape) / s) == q_exact).mean())
+        ok = exact_equal == 1.0 and (ok or name in TIE_SENSITIVE)
+        notes.append(f"exact evaluation: qcc {100 * exact_equal:.2f} % equal, qonnx {100 * qonnx_exact:.2f} %")
+    elif path.startswith(MODELS):
+        ok = False
+        notes.append("no output grid to compare with the exact evaluation")
     bit_exact = None
     r = res["compare"]
     if r.returncode in (0, 1):
