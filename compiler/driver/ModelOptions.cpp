@@ -156,6 +156,7 @@ llvm::Error lowerQonnxModel(Graph &g, const std::string &path,
   if (!hasQonnxOps(g))
     return llvm::Error::success();
   QonnxImportStats st;
+  markBipolarWeights(g); // binary weights are the model's grid, not float ones for qcc to quantize
   if (ranges)
     if (auto e = quantizeFloatInputs(g, *ranges, qccQuantized))
       return withContext(std::move(e), path);

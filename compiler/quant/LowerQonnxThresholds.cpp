@@ -241,12 +241,10 @@ Tensor scalarTensor(ElemType e, double v) {
   return t;
 }
 
+} // namespace
+
 // ---- prepare --------------------------------------------------------------------------
 
-/// Folded BipolarQuant / 1-bit weights carry no grid: a float weight of
-/// Conv / Gemm / MatMul whose values are all +-s_c (per output channel) is
-/// exactly s_c * {-1, +1}; record that grid so the integers are recovered
-/// like those of a folded Quant.
 void markBipolarWeights(Graph &g) {
   for (const auto &np : g.nodes()) {
     const Node &n = *np;
@@ -287,8 +285,6 @@ void markBipolarWeights(Graph &g) {
     w->quant = q;
   }
 }
-
-} // namespace
 
 llvm::Error prepareQonnxThresholds(Graph &g, QonnxImportStats &) {
   markBipolarWeights(g);

@@ -54,6 +54,13 @@
 
 namespace qcc {
 
+/// Folded BipolarQuant / 1-bit weights carry no grid: a float weight of
+/// Conv / Gemm / MatMul whose values are all +-s_c (per output channel) is
+/// exactly s_c * {-1, +1}; record that grid (Value::quant) so the integers are
+/// recovered like those of a folded Quant. Idempotent; prepareQonnxThresholds
+/// calls it, and lowerQonnxModel before it quantizes weights the model left float.
+void markBipolarWeights(Graph &g);
+
 llvm::Error prepareQonnxThresholds(Graph &g, QonnxImportStats &stats);
 llvm::Error finishQonnxThresholds(Graph &g, QonnxImportStats &stats);
 
