@@ -94,9 +94,8 @@ def conv_model():
     p = b.node("MaxPool", [a4], kernel_shape=[2, 2], strides=[2, 2])
     f = b.node("Flatten", [p], axis=1)
     wf = b.binary_weights([10, 65 * 2 * 2])
-    # No bias here: a float Gemm bias after Flatten is not lowered by qcc's QONNX import yet
-    # (exit 2); mlp_model's fc1 has one.
-    y = b.node("Gemm", [f, wf], name="fc_binary", transB=1)
+    bf = b.const((0.5 * b.rng.integers(-3, 4, 10)).astype(np.float32))  # a float bias after Flatten
+    y = b.node("Gemm", [f, wf, bf], name="fc_binary", transB=1)
     return b.model([1, 8, 11, 9], b.quant(y, 0.5, 8)), {
         "c0_int8_input": "int8", "c1_stride2": "xnor_popcount", "c2_groups_dilation": "xnor_popcount",
         "c3_depthwise": "int8",  # binary, but depthwise runs faster on the int8 kernel
