@@ -34,20 +34,12 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qonnx_testlib  # noqa: E402
 
-class Builder:
-    def __init__(self, seed):
-        self.rng = np.random.default_rng(seed)
-        self.nodes, self.inits, self.k = [], [], 0
 
-    def name(self, base):
-        self.k += 1
-        return f"{base}{self.k}"
-
-    def const(self, arr, base="c"):
-        n = self.name(base)
-        self.inits.append(numpy_helper.from_array(np.asarray(arr), n))
-        return n
+class Builder(qonnx_testlib.Builder):
+    """qonnx_testlib's Builder (names, constants) with QCDQ quantizers and DequantizeLinear weights."""
 
     def qcdq(self, x, scale, bits, signed, zp=0):
         """QuantizeLinear to 8-bit storage, Clip to `bits`, DequantizeLinear."""

@@ -35,6 +35,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qonnx_testlib  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "models"))
 DOMAIN = "qonnx.custom_op.general"
@@ -43,33 +46,8 @@ MAX_STEPS = 1
 
 # ---- models built here -------------------------------------------------------------
 
-class Builder:
-    def __init__(self, seed):
-        self.rng = np.random.default_rng(seed)
-        self.nodes, self.inits, self.k = [], [], 0
-
-    def name(self, base):
-        self.k += 1
-        return f"{base}{self.k}"
-
-    def const(self, arr, base="c"):
-        n = self.name(base)
-        self.inits.append(numpy_helper.from_array(np.asarray(arr), n))
-        return n
-
-    def quant(self, x, scale, bits, signed=1, narrow=0, zp=0.0, mode="ROUND"):
-        y = self.name("q")
-        self.nodes.append(helper.make_node(
-            "Quant", [x, self.const(np.asarray(scale, np.float32), "s"), self.const(np.float32(zp), "z"),
-                      self.const(np.float32(bits), "b")], [y], domain=DOMAIN, name=self.name("Quant"),
-            signed=signed, narrow=narrow, rounding_mode=mode))
-        return y
-
-    def act(self, scale):
-        """An activation scale off the decimal grid (as trained scales are):
-        decimal scales like 0.3 / 0.4 make exact float ties common, where the
-        float reference and the integer graph round differently."""
-        return np.float32(scale * self.rng.uniform(0.9, 1.1))
+class Builder(qonnx_testlib.Builder):
+    """qonnx_testlib's Builder plus Quant-ed random weights."""
 
     def weight(self, shape, bits, per_channel, narrow=1, signed=1):
         w = self.rng.normal(0, 1, shape).astype(np.float32)
@@ -80,22 +58,6 @@ class Builder:
         else:
             s = np.float32(np.abs(w).max() / qmax)
         return self.quant(self.const(w, "w"), s, bits, signed, narrow)
-
-    def node(self, op, inputs, domain="", **attrs):
-        y = self.name(op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [y], name=self.name(op), domain=domain, **attrs))
-        return y
-
-    def model(self, x_shape, y, opset=13, shapes=None):
-        """shapes: value name -> shape, written as value_info (qonnx's channels-last ops infer
-        their shapes from their input's)."""
-        vi = [helper.make_tensor_value_info(k, TensorProto.FLOAT, v) for k, v in (shapes or {}).items()]
-        g = helper.make_graph(self.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], self.inits,
-                              value_info=vi)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, 1)])
-        m.ir_version = 8
-        return m
 
 
 def cnn(bits_in, bits_w, bits_a, signed_in=1, narrow_a=0, per_channel=True, residual=True, seed=0):
