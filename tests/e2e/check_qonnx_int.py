@@ -225,70 +225,10 @@ def qonnx_run(path, x):
 
 
 def exact_run(path, x):
-    """The model evaluated in exact arithmetic (float64, numpy, independent of qcc and qonnx): Relu, Quant
-    (qonnx's formula: clamp(x / s + z) then round half to even), Conv, BatchNormalization, Mul / Add,
-    Resize (nearest, integer scales), DepthToSpace. Where qonnx's float32 sums land within rounding noise
-    of a tie, this reference decides as exact arithmetic does."""
-    m = onnx.load(path)
-    consts = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in m.graph.initializer}
-
-    def attr(n, k, d=None):
-        a = [a for a in n.attribute if a.name == k]
-        return helper.get_attribute_value(a[0]) if a else d
-
-    def conv(n, v, w, b):
-        pads, group = attr(n, "pads", [0] * 4), attr(n, "group", 1)
-        assert attr(n, "strides", [1, 1]) == [1, 1] and attr(n, "dilations", [1, 1]) == [1, 1] and group == 1
-        v = np.pad(v, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
-        kh, kw = w.shape[2:]
-        oh, ow = v.shape[2] - kh + 1, v.shape[3] - kw + 1
-        y = np.zeros((v.shape[0], w.shape[0], oh, ow))
-        for i in range(kh):
-            for j in range(kw):
-                y += np.einsum("oc,nchw->nohw", w[:, :, i, j], v[:, :, i:i + oh, j:j + ow], optimize=True)
-        return y + (b.reshape(1, -1, 1, 1) if b is not None else 0)
-
-    env = dict(consts)
-    env[m.graph.input[0].name] = x.astype(np.float64)
-    for n in m.graph.node:
-        a = [env[k] if k else None for k in n.input]
-        op = n.op_type
-        if op == "Relu":
-            y = np.maximum(a[0], 0)
-        elif op == "Quant":
-            sc, z, bits = a[1], a[2], float(a[3])
-            sg, nr = attr(n, "signed", 1), attr(n, "narrow", 0)
-            lo, hi = (-2 ** (bits - 1) + nr, 2 ** (bits - 1) - 1) if sg else (0, 2 ** bits - 1 - nr)
-            assert attr(n, "rounding_mode", b"ROUND") in (b"ROUND", b"HALF_EVEN")
-            y = (np.rint(np.clip(a[0] / sc + z, lo, hi)) - z) * sc
-        elif op == "Conv":
-            y = conv(n, a[0], a[1], a[2] if len(a) > 2 else None)
-        elif op == "BatchNormalization":
-            k = a[1] / np.sqrt(a[4] + np.float64(np.float32(attr(n, "epsilon", 1e-5))))
-            c = (1, -1) + (1,) * (a[0].ndim - 2)
-            y = (a[0] - a[3].reshape(c)) * k.reshape(c) + a[2].reshape(c)
-        elif op == "Gemm":
-            assert not attr(n, "transA", 0)
-            bm = a[1].T if attr(n, "transB", 0) else a[1]
-            y = attr(n, "alpha", 1.0) * (a[0] @ bm) + (attr(n, "beta", 1.0) * a[2] if len(a) > 2 else 0)
-        elif op in ("Mul", "Add"):
-            y = a[0] * a[1] if op == "Mul" else a[0] + a[1]
-        elif op == "Resize":
-            assert attr(n, "mode", b"nearest") == b"nearest"
-            f = [int(v) for v in a[2][2:]]
-            assert np.array_equal(a[2][2:], f)
-            y = a[0].repeat(f[0], axis=2).repeat(f[1], axis=3)
-        elif op == "DepthToSpace":
-            bs, (nb, c, h, w) = attr(n, "blocksize"), a[0].shape
-            if attr(n, "mode", b"DCR") == b"CRD":
-                y = a[0].reshape(nb, c // bs ** 2, bs, bs, h, w).transpose(0, 1, 4, 2, 5, 3)
-            else:
-                y = a[0].reshape(nb, bs, bs, c // bs ** 2, h, w).transpose(0, 3, 4, 1, 5, 2)
-            y = y.reshape(nb, c // bs ** 2, h * bs, w * bs)
-        else:
-            raise ValueError(f"exact_run: op {op}")
-        env[n.output[0]] = y
-    return env[m.graph.output[0].name]
+    """The model evaluated in exact arithmetic, independent of qcc and qonnx (exact_qonnx.py): where
+    qonnx's float32 sums land within rounding noise of a tie, it decides as exact arithmetic does."""
+    import exact_qonnx
+    return exact_qonnx.exact_run(path, x)
 
 
 def last_quant_grid(path):

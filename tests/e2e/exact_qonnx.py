@@ -9,8 +9,10 @@ sums) and scaled once: acc * (s_x * s_w) + bias, so an exact tie stays exact and
 a tie by float32's relative 2^-24 keeps its sign. The quantizers themselves are qonnx's own
 numpy functions (quant, binary_quant, trunc_v1 / trunc_v2) run on float64.
 
-Ops: Quant, BipolarQuant, Trunc, Conv (groups 1), Gemm, Add, Relu, Flatten, Concat,
-AveragePool (no padding), GlobalAveragePool, and Log / Div / Ceil on bit widths. Anything else raises ValueError.
+Ops: Quant, BipolarQuant, Trunc, Conv (groups 1, no dilation), Gemm, BatchNormalization, Add,
+Mul, Relu, Flatten, Concat, AveragePool (no padding), GlobalAveragePool, Resize (nearest,
+integer factors), DepthToSpace, and Log / Div / Ceil on bit widths. Anything else raises
+ValueError.
 """
 import numpy as np
 import onnx
@@ -94,6 +96,26 @@ def exact_run(path, x):
                 y = y + (b.reshape(1, -1, 1, 1) if op == "Conv" else b)
         elif op == "Add":
             y = a[0] + a[1]
+        elif op == "Mul":
+            y = a[0] * a[1]
+        elif op == "BatchNormalization":
+            k = a[1] / np.sqrt(a[4] + np.float64(np.float32(_attr(n, "epsilon", 1e-5))))
+            c = (1, -1) + (1,) * (a[0].ndim - 2)
+            y = (a[0] - a[3].reshape(c)) * k.reshape(c) + a[2].reshape(c)
+        elif op == "Resize":
+            if _attr(n, "mode", b"nearest") != b"nearest":
+                raise ValueError("exact_qonnx: Resize other than nearest")
+            f = [int(v) for v in a[2][2:]]
+            if not np.array_equal(a[2][2:], f):
+                raise ValueError("exact_qonnx: Resize by a non-integer factor")
+            y = a[0].repeat(f[0], axis=2).repeat(f[1], axis=3)
+        elif op == "DepthToSpace":
+            bs, (nb, c, h, w) = _attr(n, "blocksize"), a[0].shape
+            if _attr(n, "mode", b"DCR") == b"CRD":
+                y = a[0].reshape(nb, c // bs ** 2, bs, bs, h, w).transpose(0, 1, 4, 2, 5, 3)
+            else:
+                y = a[0].reshape(nb, bs, bs, c // bs ** 2, h, w).transpose(0, 3, 4, 1, 5, 2)
+            y = y.reshape(nb, c // bs ** 2, h * bs, w * bs)
         elif op == "Relu":
             y = np.maximum(a[0], 0)
         elif op == "Flatten":
