@@ -578,8 +578,8 @@ private:
     if (!f->folds)
       return Error::success();
     if (qo && f->offGrid && exactBias(*qo) && n.getString("auto_pad", "NOTSET") == "NOTSET") {
-      const int64_t bound = accumulatorBound(x, f->w, cout);
-      if (bound < (int64_t(1) << 31) - 2 && f->symmetric) {
+      AccumulatorForm af = accumulatorForm(f->w, cout, x.elem, x.zp->constant->toInts()[0]);
+      if (af.bound < (int64_t(1) << 31) - 2 && f->symmetric) {
         auto qn = std::make_unique<Node>();
         qn->name = n.name;
         qn->domain = "qcc";
@@ -588,10 +588,9 @@ private:
           if (n.has(k))
             qn->attrs[k] = n.attrs.at(k);
         qn->attrs["x_zero_point"] = x.zp->constant->toInts()[0];
-        Tensor ib = zeroPointBias(x, f->w, cout);
         qn->inputs = {x.q, g_.addConstant(g_.uniqueName(n.name + "/weight_quantized"), std::move(f->w)),
-                      g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(ib))};
-        return thresholdUnit(n, *qo, std::move(qn), 1, bound, f->mult, f->realBias);
+                      g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(af.bias))};
+        return thresholdUnit(n, *qo, std::move(qn), 1, af.bound, f->mult, f->realBias);
       }
     }
     if (f->overflow)
@@ -751,38 +750,6 @@ private:
     f.zp = std::move(zt);
     f.bias = std::move(bt);
     return f;
-  }
-
-  /// Largest |acc| of an integer conv / gemm with weights wq [n, ...] on x's integer range
-  /// (the input zero point folded into the bias, weights symmetric).
-  static int64_t accumulatorBound(const QTensor &x, const Tensor &wq, int64_t n) {
-    QuantInfo xr;
-    xr.bits = x.elem.bits();
-    xr.isSigned = x.elem.isSigned();
-    const int64_t zx = x.zp->constant->toInts()[0];
-    const int64_t xmax = std::max(std::abs(xr.qmin() - zx), std::abs(xr.qmax() - zx));
-    const int64_t per = wq.size() / std::max<int64_t>(n, 1);
-    int64_t bound = 0;
-    for (int64_t c = 0; c < n; ++c) {
-      int64_t abssum = 0;
-      for (int64_t i = c * per; i < (c + 1) * per; ++i)
-        abssum += std::abs(wq.getInt(i));
-      bound = std::max(bound, abssum * xmax);
-    }
-    return bound;
-  }
-
-  /// int32 bias -x_zp * sum(w[c]) (the input zero point folded in).
-  static Tensor zeroPointBias(const QTensor &x, const Tensor &wq, int64_t n) {
-    const int64_t zx = x.zp->constant->toInts()[0], per = wq.size() / std::max<int64_t>(n, 1);
-    Tensor b(ElemType::i32(), Shape{n});
-    for (int64_t c = 0; c < n; ++c) {
-      int64_t sum = 0;
-      for (int64_t i = c * per; i < (c + 1) * per; ++i)
-        sum += wq.getInt(i);
-      b.data<int32_t>()[c] = int32_t(-zx * sum);
-    }
-    return b;
   }
 
   /// The unit's output levels [lo, hi] (type range and integer Clip) when
@@ -961,16 +928,15 @@ private:
     if (!f->folds)
       return Error::success();
     if (f->offGrid && exactBias(*qo) && f->symmetric) {
-      const int64_t bound = accumulatorBound(a, f->w, N);
-      if (bound < (int64_t(1) << 31) - 2) {
+      AccumulatorForm af = accumulatorForm(f->w, N, a.elem, a.zp->constant->toInts()[0]);
+      if (af.bound < (int64_t(1) << 31) - 2) {
         auto qn = std::make_unique<Node>();
         qn->name = n.name;
         qn->domain = "qcc";
         qn->op = "QGemm";
-        Tensor ib = zeroPointBias(a, f->w, N);
         qn->inputs = {a.q, g_.addConstant(g_.uniqueName(n.name + "/weight_quantized"), std::move(f->w)),
-                      g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(ib))};
-        return thresholdUnit(n, *qo, std::move(qn), 1, bound, f->mult, f->realBias);
+                      g_.addConstant(g_.uniqueName(n.name + "/bias_quantized"), std::move(af.bias))};
+        return thresholdUnit(n, *qo, std::move(qn), 1, af.bound, f->mult, f->realBias);
       }
     }
     if (f->overflow)

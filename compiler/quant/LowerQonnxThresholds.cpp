@@ -679,22 +679,8 @@ private:
         bias[size_t(c)] = beta * b->constant->getDouble(b->constant->size() == 1 ? 0 : c);
     }
     // Integer bias: the input zero point folded in; the accumulator's bound.
-    QuantInfo xr;
-    xr.bits = xq->type.elem.bits();
-    xr.isSigned = xq->type.elem.isSigned();
-    const int64_t xmax = std::max(std::abs(xr.qmin() - zx), std::abs(xr.qmax() - zx));
-    Tensor ib(ElemType::i32(), Shape{N});
-    int64_t bound = 0;
-    for (int64_t c = 0; c < N; ++c) {
-      int64_t sum = 0, abssum = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        const int64_t wv = wq.getInt(c * K + k);
-        sum += wv;
-        abssum += std::abs(wv);
-      }
-      ib.data<int32_t>()[c] = int32_t(-zx * sum);
-      bound = std::max(bound, abssum * xmax);
-    }
+    AccumulatorForm af = accumulatorForm(wq, N, xq->type.elem, zx);
+    const int64_t bound = af.bound;
     if (bound >= (int64_t(1) << 31) - 2)
       return nodeError(p, "{}: the int32 accumulator could overflow ({} reachable)", n.describe(), bound);
     auto qn = std::make_unique<Node>();
@@ -702,7 +688,7 @@ private:
     qn->domain = "qcc";
     qn->op = isConv ? "QConv" : "QGemm";
     qn->inputs = {xq, constantOf(g_, n.name + "/weight_q", std::move(wq)),
-                  constantOf(g_, n.name + "/bias_q", std::move(ib))};
+                  constantOf(g_, n.name + "/bias_q", std::move(af.bias))};
     if (isConv) {
       for (const char *k : {"strides", "pads", "dilations", "group"})
         if (n.has(k))

@@ -1,6 +1,9 @@
 #include "quant/ThresholdSearch.h"
 
+#include "ir/Quant.h"
+
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 
 namespace qcc {
@@ -31,6 +34,27 @@ Tensor thresholdTable(int64_t rows, int64_t steps, int64_t lo, int64_t hi,
   Tensor one(ElemType::i32(), Shape{1, steps});
   std::copy(p, p + steps, one.data<int32_t>());
   return one;
+}
+
+AccumulatorForm accumulatorForm(const Tensor &wq, int64_t rows, ElemType x, int64_t zx) {
+  QuantInfo xr;
+  xr.bits = x.bits();
+  xr.isSigned = x.isSigned();
+  const int64_t xmax = std::max(std::abs(xr.qmin() - zx), std::abs(xr.qmax() - zx));
+  const int64_t per = wq.size() / std::max<int64_t>(rows, 1);
+  AccumulatorForm f;
+  f.bias = Tensor(ElemType::i32(), Shape{rows});
+  for (int64_t c = 0; c < rows; ++c) {
+    int64_t sum = 0, abssum = 0;
+    for (int64_t i = c * per; i < (c + 1) * per; ++i) {
+      const int64_t w = wq.getInt(i);
+      sum += w;
+      abssum += std::abs(w);
+    }
+    f.bias.data<int32_t>()[c] = int32_t(-zx * sum);
+    f.bound = std::max(f.bound, abssum * xmax);
+  }
+  return f;
 }
 
 } // namespace qcc

@@ -20,4 +20,14 @@ namespace qcc {
 Tensor thresholdTable(int64_t rows, int64_t steps, int64_t lo, int64_t hi,
                       llvm::function_ref<int64_t(int64_t q, int64_t row)> count);
 
+/// The int32 accumulator a threshold reads: a QConv / QGemm with integer
+/// weights wq ([rows, ...], zero point 0) on an input of type x with zero
+/// point zx. bias: -zx * sum(wq[c]) per row (the input zero point folded in);
+/// bound: the largest |acc| over x's integer range.
+struct AccumulatorForm {
+  Tensor bias;
+  int64_t bound = 0;
+};
+AccumulatorForm accumulatorForm(const Tensor &wq, int64_t rows, ElemType x, int64_t zx);
+
 } // namespace qcc
